@@ -1,0 +1,237 @@
+import {mkdtempSync, mkdirSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {z} from 'zod';
+import {defineBackend, isCodedError, type CodedError, type StandardSchemaV1} from '@lem/plugin-kit';
+import {buildRegistry} from '../registry.js';
+import {findProjectRoot} from './project.js';
+import {formatSource, parseSetFlag, resolveExperiment, resolveProject, type Setting} from './resolve.js';
+import {parseYamlText} from './yaml-file.js';
+
+const llamaSchema = z
+  .object({threads: z.number().int().positive().optional(), parallel: z.number().int().positive().default(4), context_size: z.number().int().optional()})
+  .strict();
+
+const llama = defineBackend({
+  id: 'llamacpp',
+  displayName: 'llama.cpp',
+  configSchema: llamaSchema,
+  jsonSchema: z.toJSONSchema(llamaSchema),
+  gpu: 'optional',
+  local: true,
+  server: () => ({argv: ['x'], env: {}, port: 1, readiness: {healthPath: '/health', timeoutS: 1}}),
+});
+
+/** A Standard Schema written by hand, as a plugin without zod would: proves core needs no zod instance. */
+const handSchema: StandardSchemaV1<unknown, {size: number}> = {
+  '~standard': {
+    version: 1,
+    vendor: 'hand',
+    validate(value) {
+      const v = value as {size?: unknown};
+      if (typeof v !== 'object' || v === null || typeof v.size !== 'number') return {issues: [{message: 'size must be a number', path: [{key: 'size'}]}]};
+      return {value: {size: v.size}};
+    },
+  },
+};
+const hand = defineBackend({
+  id: 'handmade',
+  displayName: 'Hand-made',
+  configSchema: handSchema,
+  jsonSchema: {type: 'object'},
+  gpu: 'none',
+  local: true,
+  server: () => ({argv: ['x'], env: {}, port: 1, readiness: {healthPath: '/health', timeoutS: 1}}),
+});
+
+const registry = buildRegistry([
+  {plugin: {name: '@lem/backend-llamacpp', version: '0.1.0'}, result: [llama]},
+  {plugin: {name: 'handmade-plugin', version: '1.0.0'}, result: [hand]},
+]);
+
+const file = (name: string, text: string) => parseYamlText(text, name);
+
+async function failure(promise: Promise<unknown>): Promise<CodedError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (isCodedError(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a coded error');
+}
+
+function setting(sources: Setting[], key: string): Setting {
+  const found = sources.find((s) => s.key === key);
+  if (!found) throw new Error(`no setting ${key} in ${sources.map((s) => s.key).join(', ')}`);
+  return found;
+}
+
+describe('resolveExperiment precedence', () => {
+  const project = file('.lem-config.yaml', 'runner: docker\nresults_dir: out\nllamacpp:\n  parallel: 2\n  threads: 3\n');
+  const experiment = file('exp.yaml', 'model: tiny.gguf\nworkload:\n  concurrency: 4\nllamacpp:\n  threads: 1\n');
+
+  it('takes each setting from the highest source that has it, and says which', async () => {
+    const r = await resolveExperiment({registry, projectFile: project, experimentFile: experiment, cli: [parseSetFlag('results_dir=elsewhere')]});
+    expect(r.settings.runner).toBe('docker');
+    expect(formatSource(setting(r.sources, 'runner').source)).toBe('.lem-config.yaml:1:9');
+    expect(r.settings.workload.concurrency).toBe(4);
+    expect(formatSource(setting(r.sources, 'workload.concurrency').source)).toBe('exp.yaml:3:16');
+    expect(r.settings.results_dir).toBe('elsewhere');
+    expect(setting(r.sources, 'results_dir').source).toEqual({kind: 'cli', flag: '--set results_dir'});
+    expect(r.settings.workload.max_output_tokens).toBe(128);
+    expect(setting(r.sources, 'workload.max_output_tokens').source).toEqual({kind: 'default'});
+    // Backend sections merge key by key: threads from the experiment, parallel from the project.
+    expect(r.backendConfig).toEqual({threads: 1, parallel: 2});
+    expect(formatSource(setting(r.sources, 'llamacpp.threads').source)).toBe('exp.yaml:5:12');
+    expect(formatSource(setting(r.sources, 'llamacpp.parallel').source)).toBe('.lem-config.yaml:4:13');
+  });
+
+  it('uses defaults when nothing else is given, the name from the file name', async () => {
+    const r = await resolveExperiment({registry, experimentFile: file('examples/quick.yaml', 'model: m.gguf\n')});
+    expect(r.settings.name).toBe('quick');
+    expect(r.settings.runner).toBe('local');
+    expect(r.settings.backend).toBe('llamacpp');
+    expect(r.backendConfig).toEqual({parallel: 4});
+    expect(setting(r.sources, 'llamacpp.parallel').source).toEqual({kind: 'default'});
+    expect(setting(r.sources, 'measure.baseline_s')).toMatchObject({value: 10, source: {kind: 'default'}});
+  });
+
+  it('replaces a dataset of another kind whole instead of mixing keys', async () => {
+    const projectDataset = file('.lem-config.yaml', 'dataset:\n  kind: file\n  path: prompts.jsonl\n');
+    const r = await resolveExperiment({registry, projectFile: projectDataset, experimentFile: file('e.yaml', 'model: m\ndataset:\n  kind: synthetic\n  input_tokens: 64\n')});
+    expect(r.settings.dataset).toEqual({kind: 'synthetic', input_tokens: 64, n_prompts: 100, seed: 0});
+    const same = await resolveExperiment({registry, projectFile: projectDataset, experimentFile: file('e.yaml', 'model: m\ndataset:\n  kind: file\n  column: q\n')});
+    expect(same.settings.dataset).toMatchObject({kind: 'file', path: 'prompts.jsonl', column: 'q'});
+  });
+
+  it('validates a plugin section through Standard Schema only', async () => {
+    const ok = await resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nbackend: handmade\nhandmade:\n  size: 3\n')});
+    expect(ok.backendConfig).toEqual({size: 3});
+    const bad = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nbackend: handmade\nhandmade:\n  size: big\n')}));
+    expect(bad.code).toBe('E_CONFIG_INVALID');
+    expect(bad.details?.[0]).toMatchObject({path: 'handmade.size', message: 'size must be a number', location: {file: 'e.yaml', line: 4, col: 9}});
+  });
+});
+
+describe('errors name file:line:col and the key path', () => {
+  it('reports an unknown key at the key, with a suggestion', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nworkload:\n  concurency: 2\n')}));
+    expect(e.code).toBe('E_CONFIG_INVALID');
+    expect(e.exitCode).toBe(2);
+    expect(e.details).toEqual([{path: 'workload.concurency', message: 'unknown key "concurency" (did you mean "concurrency"?)', location: {file: 'e.yaml', line: 3, col: 3}}]);
+    expect(e.try.length).toBeGreaterThan(0);
+  });
+
+  it('reports a wrong type at the value', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nworkload:\n  concurrency: many\n')}));
+    expect(e.details?.[0]?.path).toBe('workload.concurrency');
+    expect(e.details?.[0]?.location).toEqual({file: 'e.yaml', line: 3, col: 16});
+    expect(e.details?.[0]?.message).toMatch(/number/);
+  });
+
+  it('reports errors inside a backend section with its path', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nllamacpp:\n  threads: -1\n  gpu: yes\n')}));
+    expect(e.details?.map((d) => d.path).sort()).toEqual(['llamacpp', 'llamacpp.threads']);
+    const threads = e.details!.find((d) => d.path === 'llamacpp.threads')!;
+    expect(threads.location).toEqual({file: 'e.yaml', line: 3, col: 12});
+  });
+
+  it('points an unknown top-level key at plugins when it may be an uninstalled backend', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nvllm:\n  max_num_seqs: 8\n')}));
+    expect(e.details?.[0]?.message).toContain('lem plugins install @lem/backend-vllm');
+  });
+
+  it('reports a missing required key at the file', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'workload:\n  concurrency: 2\n')}));
+    expect(e.details?.[0]).toMatchObject({path: 'model', location: {file: 'e.yaml', line: 1, col: 1}});
+  });
+
+  it('refuses repetition in an experiment and points to campaigns', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\ncycles: 5\n')}));
+    expect(e.code).toBe('E_CONFIG_REPETITION');
+    expect(e.details?.[0]?.location).toEqual({file: 'e.yaml', line: 2, col: 1});
+    expect(e.try.join('\n')).toMatch(/lem campaign run/);
+  });
+
+  it('reports YAML syntax and duplicate keys with positions', () => {
+    let error: unknown;
+    try {
+      file('bad.yaml', 'model: m\nmodel: n\n');
+    } catch (e) {
+      error = e;
+    }
+    expect(isCodedError(error) && error.code).toBe('E_CONFIG_YAML');
+    expect((error as CodedError).details?.[0]?.location).toEqual({file: 'bad.yaml', line: 2, col: 1});
+    expect(() => file('bad.yaml', 'a: [1, 2\n')).toThrow(expect.objectContaining({code: 'E_CONFIG_YAML'}));
+  });
+
+  it('attributes a bad CLI value to its flag', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\n'), cli: [{key: 'runner', value: 'cloud', flag: '--runner'}]}));
+    expect(e.details?.[0]?.path).toBe('runner');
+    expect(e.details?.[0]?.message).toContain('(from --runner)');
+  });
+
+  it('names an uninstalled selected backend with the install command', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nbackend: tensorrt\n')}));
+    expect(e.code).toBe('E_BACKEND_NOT_FOUND');
+    expect(e.try[0]).toBe('lem plugins install @lem/backend-tensorrt');
+  });
+});
+
+describe('${ENV} secrets', () => {
+  const text = 'notifications:\n  slack:\n    webhook_url: ${SLACK_URL}\n';
+
+  it('substitutes and redacts the value in every reported setting', async () => {
+    const secret = 'https://hooks.example/T000/B000/XXXXSECRET';
+    const r = await resolveProject({registry, projectFile: file('.lem-config.yaml', text), env: {SLACK_URL: secret}});
+    expect((r.settings.notifications.slack as {webhook_url: string}).webhook_url).toBe(secret);
+    expect(JSON.stringify(r.sources)).not.toContain('XXXXSECRET');
+    expect(setting(r.sources, 'notifications.slack.webhook_url').value).toBe('${SLACK_URL}');
+    expect(r.redactor.text(`posting to ${secret} failed`)).toBe('posting to ${SLACK_URL} failed');
+  });
+
+  it('fails on an unset variable at its position', async () => {
+    const e = await failure(resolveProject({registry, projectFile: file('.lem-config.yaml', text), env: {}}));
+    expect(e.code).toBe('E_CONFIG_ENV_UNSET');
+    expect(e.details?.[0]).toMatchObject({path: 'notifications.slack.webhook_url', location: {line: 3, col: 18}});
+    expect(e.try[0]).toMatch(/^export SLACK_URL=/);
+  });
+
+  it('keeps $${ as a literal and redacts literal secret-looking keys', async () => {
+    const r = await resolveProject({
+      registry,
+      projectFile: file('.lem-config.yaml', 'notifications:\n  x:\n    note: "cost $${HOME}"\n    token: abcd1234\n'),
+      env: {},
+    });
+    expect((r.settings.notifications.x as {note: string}).note).toBe('cost ${HOME}');
+    expect(setting(r.sources, 'notifications.x.token').value).toBe('[redacted]');
+  });
+});
+
+describe('project root', () => {
+  it('is the nearest ancestor with .lem-config.yaml or .lem-state, else cwd; flag and env override', () => {
+    const top = mkdtempSync(join(tmpdir(), 'lem-root-'));
+    const deep = join(top, 'a', 'b');
+    mkdirSync(deep, {recursive: true});
+    expect(findProjectRoot({cwd: deep, env: {}})).toEqual({root: deep, reason: 'cwd'});
+    mkdirSync(join(top, 'a', '.lem-state'));
+    expect(findProjectRoot({cwd: deep, env: {}})).toEqual({root: join(top, 'a'), reason: 'state-dir'});
+    writeFileSync(join(top, '.lem-config.yaml'), 'runner: local\n');
+    mkdirSync(join(top, 'a', 'b', 'c'));
+    // The nearest marker wins: a/.lem-state is nearer than the top's config file.
+    expect(findProjectRoot({cwd: join(deep, 'c'), env: {}}).root).toBe(join(top, 'a'));
+    expect(findProjectRoot({cwd: deep, env: {LEM_PROJECT_ROOT: top}})).toMatchObject({root: top, reason: 'env', configFile: join(top, '.lem-config.yaml')});
+    expect(findProjectRoot({cwd: deep, env: {LEM_PROJECT_ROOT: top}, flag: deep}).reason).toBe('flag');
+  });
+});
+
+describe('parseSetFlag', () => {
+  it('parses values as YAML scalars and rejects malformed input', () => {
+    expect(parseSetFlag('workload.concurrency=4')).toEqual({key: 'workload.concurrency', value: 4, flag: '--set workload.concurrency'});
+    expect(parseSetFlag('docker.auto_teardown=false').value).toBe(false);
+    expect(parseSetFlag('model=a=b').value).toBe('a=b');
+    expect(() => parseSetFlag('novalue')).toThrow(expect.objectContaining({code: 'E_USAGE'}));
+  });
+});

@@ -1,0 +1,450 @@
+/**
+ * The settings resolver (DESIGN §8): every effective setting with its value and its source.
+ * Precedence: CLI flag > experiment or campaign file > `.lem-config.yaml` > built-in default.
+ *
+ * Each file is first validated on its own, so that an error points at the file, line and column
+ * that holds it; then the layers are merged and validated together, which applies the defaults
+ * and catches what only the whole shows (a required key given nowhere).
+ */
+import type {ErrorDetail, SourceLocation, StandardSchemaV1} from '@lem/plugin-kit';
+import type {z} from 'zod';
+import {parse as parseYamlScalar} from 'yaml';
+import {configError, ErrorCodes} from '../errors.js';
+import {requireBackend, type RegisteredBackend, type Registry} from '../registry.js';
+import {formatPath, getPath, isPlainObject, leaves, type KeyPath} from './paths.js';
+import {
+  experimentFileSchema,
+  experimentSettingsSchema,
+  projectConfigSchema,
+  REPETITION_KEYS,
+  type ExperimentSettings,
+  type ProjectSettings,
+} from './schemas.js';
+import {Redactor, substituteEnv} from './secrets.js';
+import type {LoadedFile} from './yaml-file.js';
+
+export type LayerRole = 'cli' | 'experiment' | 'campaign' | 'project';
+
+/** Where an effective setting came from. */
+export type SettingSource =
+  | {kind: 'cli'; flag: string}
+  | {kind: 'file'; role: Exclude<LayerRole, 'cli'>; location: SourceLocation}
+  | {kind: 'default'};
+
+export interface Setting {
+  /** Dotted key, e.g. `workload.concurrency` or `llamacpp.threads`. */
+  key: string;
+  /** The value, secrets redacted. */
+  value: unknown;
+  source: SettingSource;
+}
+
+/** A value given on the command line for a dotted key. */
+export interface CliSetting {
+  key: string;
+  value: unknown;
+  /** The flag as the user typed it, for messages and sources (`--runner`, `--set workload.concurrency`). */
+  flag: string;
+}
+
+interface Layer {
+  role: LayerRole;
+  data: Record<string, unknown>;
+  file?: LoadedFile;
+  flags?: Map<string, string>;
+}
+
+const PRECEDENCE: LayerRole[] = ['cli', 'experiment', 'campaign', 'project'];
+
+/** Keys that belong in another file, with where they go. */
+const MISPLACED_IN_EXPERIMENT: Record<string, string> = {
+  gaps: 'gaps belong in a campaign file or .lem-config.yaml',
+  retry: 'retry belongs in a campaign file or .lem-config.yaml',
+  failure_threshold: 'failure_threshold belongs in a campaign file or .lem-config.yaml',
+  notifications: 'notifications belong in .lem-config.yaml',
+  verbosity: 'verbosity belongs in .lem-config.yaml (or use --quiet / --verbose)',
+};
+
+export function formatSource(source: SettingSource): string {
+  switch (source.kind) {
+    case 'cli':
+      return source.flag;
+    case 'default':
+      return 'default';
+    case 'file': {
+      const {file, line, col} = source.location;
+      return `${file}${line === undefined ? '' : `:${line}${col === undefined ? '' : `:${col}`}`}`;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing CLI values
+
+/** Parses `key=value` of `--set`, the value as a YAML scalar (`4` → 4, `true` → true, `a` → "a"). */
+export function parseSetFlag(text: string): CliSetting {
+  const eq = text.indexOf('=');
+  if (eq <= 0) {
+    throw configError(ErrorCodes.usage, `--set expects key=value, got "${text}"`, ['--set workload.concurrency=4']);
+  }
+  const key = text.slice(0, eq).trim();
+  if (!/^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/.test(key)) {
+    throw configError(ErrorCodes.usage, `--set key "${key}" is not a dotted key`, ['--set llamacpp.threads=2']);
+  }
+  const raw = text.slice(eq + 1);
+  let value: unknown = raw;
+  try {
+    value = parseYamlScalar(raw);
+  } catch {
+    value = raw;
+  }
+  return {key, value: value ?? raw, flag: `--set ${key}`};
+}
+
+function cliLayer(settings: CliSetting[]): Layer {
+  const data: Record<string, unknown> = {};
+  const flags = new Map<string, string>();
+  for (const s of settings) {
+    const parts = s.key.split('.');
+    let target = data;
+    for (const part of parts.slice(0, -1)) {
+      if (!isPlainObject(target[part])) target[part] = {};
+      target = target[part] as Record<string, unknown>;
+    }
+    target[parts.at(-1)!] = s.value;
+    flags.set(s.key, s.flag);
+  }
+  return {role: 'cli', data, flags};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merging and attribution
+
+/** Deep merge, `over` winning. Objects whose `kind` differs replace each other whole (a dataset of another kind is another dataset). */
+function merge(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over === undefined ? base : over;
+  if ('kind' in base && 'kind' in over && base.kind !== over.kind) return over;
+  const out: Record<string, unknown> = {...base};
+  for (const [key, value] of Object.entries(over)) out[key] = key in out ? merge(out[key], value) : value;
+  return out;
+}
+
+function mergeLayers(layers: Layer[], pick: (data: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {
+  let out: unknown = {};
+  for (const role of [...PRECEDENCE].reverse()) {
+    for (const layer of layers) if (layer.role === role) out = merge(out, pick(layer.data));
+  }
+  return out as Record<string, unknown>;
+}
+
+/** The highest-precedence layer holding `path` (or, with `nearest`, its nearest ancestor). */
+function owner(layers: Layer[], path: KeyPath): Layer | undefined {
+  for (const role of PRECEDENCE) {
+    for (const layer of layers) if (layer.role === role && getPath(layer.data, path).found) return layer;
+  }
+  return undefined;
+}
+
+function sourceOf(layer: Layer | undefined, path: KeyPath): SettingSource {
+  if (!layer) return {kind: 'default'};
+  if (layer.role === 'cli') {
+    const dotted = path.join('.');
+    let flag = layer.flags?.get(dotted);
+    for (let i = path.length - 1; !flag && i > 0; i--) flag = layer.flags?.get(path.slice(0, i).join('.'));
+    return {kind: 'cli', flag: flag ?? '--set'};
+  }
+  return {kind: 'file', role: layer.role, location: layer.file?.locate(path) ?? {file: layer.role}};
+}
+
+/** Where an error about `path` should point: the layer that set it (or its nearest ancestor), else the most specific file. */
+function locateIssue(layers: Layer[], path: KeyPath, key = false): {location?: SourceLocation; flag?: string} {
+  for (let n = path.length; n >= 0; n--) {
+    const prefix = path.slice(0, n);
+    const layer = n === 0 ? undefined : owner(layers, prefix);
+    if (layer?.role === 'cli') return {flag: (sourceOf(layer, prefix) as {flag: string}).flag};
+    if (layer?.file) return {location: layer.file.locate(path, {key})};
+  }
+  const file = PRECEDENCE.flatMap((r) => layers.filter((l) => l.role === r && l.file))[0]?.file;
+  return file ? {location: file.locate([])} : {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+function levenshtein(a: string, b: string): number {
+  const row = Array.from({length: b.length + 1}, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length]!;
+}
+
+function closest(word: string, candidates: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = levenshtein(word, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function knownKeys(schema: z.ZodType, path: KeyPath): string[] {
+  let current: unknown = schema;
+  for (const part of path) {
+    const shape = shapeOf(current);
+    if (!shape || typeof part !== 'string') return [];
+    current = shape[part];
+  }
+  return Object.keys(shapeOf(current) ?? {});
+}
+
+function shapeOf(schema: unknown): Record<string, unknown> | undefined {
+  // Unwrap default/optional/prefault wrappers to reach an object's shape.
+  let s = schema as {shape?: Record<string, unknown>; def?: {innerType?: unknown}} | undefined;
+  for (let i = 0; i < 5 && s && !s.shape && s.def?.innerType; i++) s = s.def.innerType as typeof s;
+  return s?.shape;
+}
+
+type Issue = {path: KeyPath; message: string; key?: boolean};
+
+function zodIssues(error: z.ZodError, schema: z.ZodType): Issue[] {
+  const out: Issue[] = [];
+  for (const issue of error.issues) {
+    const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeys(schema, path);
+      for (const key of issue.keys) {
+        const suggestion = closest(key, known);
+        out.push({path: [...path, key], key: true, message: `unknown key "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`});
+      }
+    } else if (issue.code === 'invalid_union' && (issue as {discriminator?: string}).discriminator) {
+      out.push({path: [...path, 'kind'], message: `${issue.message}`});
+    } else {
+      out.push({path, message: issue.message});
+    }
+  }
+  return out;
+}
+
+async function standardIssues(schema: StandardSchemaV1, value: unknown): Promise<{value?: unknown; issues: Issue[]}> {
+  const result = await schema['~standard'].validate(value);
+  if (!result.issues) return {value: result.value, issues: []};
+  return {
+    issues: result.issues.map((i) => ({
+      path: (i.path ?? []).map((p) => (typeof p === 'object' ? p.key : p)).filter((p): p is string | number => typeof p !== 'symbol'),
+      message: i.message,
+    })),
+  };
+}
+
+function toDetail(issue: Issue, layers: Layer[], prefix: KeyPath = []): ErrorDetail {
+  const path = [...prefix, ...issue.path];
+  const where = locateIssue(layers, path, issue.key);
+  return {
+    path: formatPath(path) || '(top level)',
+    message: where.flag ? `${issue.message} (from ${where.flag})` : issue.message,
+    ...(where.location ? {location: where.location} : {}),
+  };
+}
+
+function throwIfAny(details: ErrorDetail[], subject: string, tryLines: string[]): void {
+  if (details.length === 0) return;
+  throw configError(ErrorCodes.configInvalid, `${subject} ${details.length === 1 ? 'has an error' : `has ${details.length} errors`}`, tryLines, details);
+}
+
+function fileLayer(role: Exclude<LayerRole, 'cli'>, file: LoadedFile, env: NodeJS.ProcessEnv, redactor: Redactor): Layer {
+  const data = substituteEnv(file, env, redactor);
+  if (!isPlainObject(data)) {
+    throw configError(ErrorCodes.configInvalid, `${file.path} must be a mapping of keys to values`, ['see `lem config schema` for the expected shape'], [
+      {path: '(top level)', message: `expected a mapping, got ${Array.isArray(data) ? 'a list' : typeof data}`, location: file.locate([])},
+    ]);
+  }
+  return {role, data, file};
+}
+
+function splitSections(data: Record<string, unknown>, registry: Registry): {core: Record<string, unknown>; sections: Record<string, unknown>} {
+  const core: Record<string, unknown> = {};
+  const sections: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (registry.backends.has(key) || registry.duplicates.has(`backend:${key}`)) sections[key] = value;
+    else core[key] = value;
+  }
+  return {core, sections};
+}
+
+/** Validates one file on its own: core keys by `schema`, backend sections by their plugin. */
+async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Registry): Promise<ErrorDetail[]> {
+  const {core, sections} = splitSections(layer.data, registry);
+  const details: ErrorDetail[] = [];
+  const layers = [layer];
+  if (layer.role === 'experiment') {
+    for (const key of Object.keys(core)) {
+      if ((REPETITION_KEYS as readonly string[]).includes(key)) {
+        details.push({
+          path: key,
+          message: `an experiment is one run; repetition (\`${key}\`) belongs to campaigns (E_CONFIG_REPETITION)`,
+          location: layer.file!.locate([key], {key: true}),
+        });
+        delete core[key];
+      } else if (MISPLACED_IN_EXPERIMENT[key]) {
+        details.push({path: key, message: `${MISPLACED_IN_EXPERIMENT[key]}, not in an experiment file`, location: layer.file!.locate([key], {key: true})});
+        delete core[key];
+      }
+    }
+  }
+  const parsed = schema.safeParse(core);
+  if (!parsed.success) {
+    for (const issue of zodIssues(parsed.error, schema)) {
+      // A key this file does not give may come from another layer: the merged check reports it.
+      if (!issue.key && !getPath(layer.data, issue.path).found) continue;
+      const detail = toDetail(issue, layers);
+      const top = issue.path[0];
+      if (issue.key && issue.path.length === 1 && typeof top === 'string' && !detail.message.includes('did you mean')) {
+        detail.message += ` (if it is a backend's section, that backend is not installed: lem plugins install @lem/backend-${top})`;
+      }
+      details.push(detail);
+    }
+  }
+  for (const [id, section] of Object.entries(sections)) {
+    const backend = registry.backends.get(id);
+    if (!backend) continue; // duplicate id: reported when selected
+    const {issues} = await standardIssues(backend.contribution.configSchema, section ?? {});
+    const given = issues.filter((i) => i.path.length === 0 || getPath(section, i.path).found);
+    details.push(...given.map((i) => toDetail(i, layers, [id])));
+  }
+  return details;
+}
+
+function settingsFrom(output: Record<string, unknown>, layers: Layer[], redactor: Redactor, prefix: string[] = []): Setting[] {
+  return leaves(output, prefix).map(({path, value}) => ({
+    key: path.join('.'),
+    value: redactor.deep(value),
+    source: sourceOf(owner(layers, path), path),
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+export interface ResolveInput {
+  registry: Registry;
+  /** `.lem-config.yaml`, when the project has one. */
+  projectFile?: LoadedFile;
+  cli?: CliSetting[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ResolvedProject {
+  settings: ProjectSettings;
+  /** Backend sections given in `.lem-config.yaml`, validated, by backend id. */
+  backendSections: Record<string, unknown>;
+  /** Every effective setting with its source, in schema order. */
+  sources: Setting[];
+  redactor: Redactor;
+}
+
+export interface ResolvedExperiment {
+  settings: ExperimentSettings & {name: string};
+  backend: RegisteredBackend;
+  /** The selected backend's section after its plugin's validation (defaults applied). */
+  backendConfig: unknown;
+  sources: Setting[];
+  redactor: Redactor;
+}
+
+/** Resolves the project's settings: `.lem-config.yaml` (if any) over defaults, CLI over both. */
+export async function resolveProject(input: ResolveInput): Promise<ResolvedProject> {
+  const env = input.env ?? process.env;
+  const redactor = new Redactor();
+  const layers: Layer[] = [];
+  if (input.projectFile) layers.push(fileLayer('project', input.projectFile, env, redactor));
+  if (input.cli?.length) layers.push(cliLayer(input.cli));
+
+  const details: ErrorDetail[] = [];
+  for (const layer of layers) if (layer.file) details.push(...(await validateFileLayer(layer, projectConfigSchema, input.registry)));
+  throwIfAny(details, input.projectFile?.path ?? 'the project settings', ['fix the keys shown; `lem config schema --kind project` prints every key']);
+
+  const merged = mergeLayers(layers, (d) => splitSections(d, input.registry).core);
+  const parsed = projectConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    throwIfAny(
+      zodIssues(parsed.error, projectConfigSchema).map((i) => toDetail(i, layers)),
+      'the project settings',
+      ['fix the values shown'],
+    );
+  }
+  const settings = parsed.data!;
+  const sources = settingsFrom(settings, layers, redactor);
+  const backendSections: Record<string, unknown> = {};
+  for (const [id, backend] of input.registry.backends) {
+    const section = mergeLayers(layers, (d) => (isPlainObject(d[id]) ? {[id]: d[id]} : {}))[id];
+    if (section === undefined) continue;
+    const {value, issues} = await standardIssues(backend.contribution.configSchema, section);
+    throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} settings`, ['fix the values shown']);
+    backendSections[id] = value;
+    sources.push(...settingsFrom(value as Record<string, unknown>, layers, redactor, [id]));
+  }
+  return {settings, backendSections, sources, redactor};
+}
+
+/** Resolves one experiment: CLI > experiment file > `.lem-config.yaml` > defaults. */
+export async function resolveExperiment(input: ResolveInput & {experimentFile: LoadedFile}): Promise<ResolvedExperiment> {
+  const env = input.env ?? process.env;
+  const redactor = new Redactor();
+  const layers: Layer[] = [];
+  const details: ErrorDetail[] = [];
+  // Collect errors of every file before failing, so one run shows all of them.
+  const collect = async (role: Exclude<LayerRole, 'cli'>, file: LoadedFile, schema: z.ZodType) => {
+    try {
+      const layer = fileLayer(role, file, env, redactor);
+      layers.push(layer);
+      details.push(...(await validateFileLayer(layer, schema, input.registry)));
+    } catch (error) {
+      const d = (error as {details?: ErrorDetail[]}).details;
+      if (!d) throw error;
+      details.push(...d);
+    }
+  };
+  if (input.projectFile) await collect('project', input.projectFile, projectConfigSchema);
+  await collect('experiment', input.experimentFile, experimentFileSchema);
+  if (input.cli?.length) layers.push(cliLayer(input.cli));
+  const repetition = details.find((d) => d.message.includes('E_CONFIG_REPETITION'));
+  if (repetition && details.length === 1) {
+    throw configError(ErrorCodes.repetition, `${input.experimentFile.path} asks for repetition, which belongs to campaigns`, [
+      `put this experiment in a campaign file (experiments: [${input.experimentFile.path}], cycles: N) and run \`lem campaign run <campaign.yaml>\``,
+    ], [{...repetition, message: repetition.message.replace(' (E_CONFIG_REPETITION)', '')}]);
+  }
+  throwIfAny(details, input.experimentFile.path, ['fix the keys shown; `lem config schema` prints every key with its description']);
+
+  const merged = mergeLayers(layers, (d) => splitSections(d, input.registry).core);
+  const parsed = experimentSettingsSchema.safeParse(merged);
+  if (!parsed.success) {
+    throwIfAny(
+      zodIssues(parsed.error, experimentSettingsSchema).map((i) => toDetail(i, layers)),
+      input.experimentFile.path,
+      ['add or fix the keys shown; `lem config schema` prints every key with its description'],
+    );
+  }
+  const data = parsed.data!;
+  const name = data.name ?? input.experimentFile.path.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');
+  const settings = {...data, name};
+
+  const backend = requireBackend(input.registry, settings.backend);
+  const id = backend.contribution.id;
+  const section = mergeLayers(layers, (d) => (isPlainObject(d[id]) ? {[id]: d[id]} : {}))[id] ?? {};
+  const {value: backendConfig, issues} = await standardIssues(backend.contribution.configSchema, section);
+  throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} settings`, ['fix the values shown']);
+
+  const sources = settingsFrom(settings, layers, redactor);
+  if (isPlainObject(backendConfig)) sources.push(...settingsFrom(backendConfig, layers, redactor, [id]));
+  return {settings, backend, backendConfig, sources, redactor};
+}
+
+export type {ExperimentSettings, ProjectSettings};

@@ -1,0 +1,233 @@
+/**
+ * The contract between lem and its plugins.
+ *
+ * A plugin contributes data and pure functions through the custom oclif hook `lem:register`.
+ * Only plain objects, functions and Standard Schema validators cross this boundary: an installed
+ * plugin carries its own copy of every library (zod included), so lem never uses `instanceof` on
+ * anything a plugin returns.
+ */
+import type {StandardSchemaV1} from '@standard-schema/spec';
+
+export type {StandardSchemaV1} from '@standard-schema/spec';
+
+/**
+ * The version of this contract. lem passes it to `lem:register`; a plugin built for another
+ * version should return nothing (or throw, which lem reports as a named warning).
+ * Bump only on a breaking change to the types below.
+ */
+export const API_VERSION = 1 as const;
+export type ApiVersion = typeof API_VERSION;
+
+/** A JSON Schema document (draft 2020-12), as plain data. */
+export type JsonSchema = {[key: string]: unknown};
+
+/** Whether a backend needs an NVIDIA GPU, can use one, or never does. */
+export type GpuRequirement = 'required' | 'optional' | 'none';
+
+/** A container image a backend's server runs in. */
+export interface ImageSpec {
+  /** Image reference used when running, e.g. `lem/backend-vllm:0.1.0`. */
+  ref: string;
+  /** Absolute path of the Dockerfile that builds `ref` (`lem images build <id>`). */
+  dockerfile: string;
+  /** Build arguments passed to the Dockerfile. */
+  buildArgs?: Record<string, string>;
+}
+
+/** What lem tells a backend about the launch it is preparing. */
+export interface ServerContext {
+  /** Model to serve: a local path (GGUF file or folder) or a hub id, exactly as configured. */
+  model: string;
+  /** TCP port the server must listen on (chosen by lem; the returned `port` must equal it or say where it listens instead). */
+  port: number;
+  /** UUIDs of the GPUs given to this experiment (empty on CPU). */
+  gpus: string[];
+  /** A scratch folder, private to this launch, for generated files. */
+  workdir: string;
+  /** Number of CPU threads the server may use (after lem reserves its own). */
+  threads: number;
+  /** `local` (a host process) or `docker` (a container); argv is run there. */
+  runner: 'local' | 'docker';
+}
+
+/** How lem knows the server is ready to take the workload. */
+export interface Readiness {
+  /** Path answering HTTP 200 once the server is up, e.g. `/health`. */
+  healthPath: string;
+  /**
+   * A request that proves the model is loaded, since some servers answer health first.
+   * `'completion'` (the default) sends a 1-token completion; `{path}` a GET that must answer 200.
+   */
+  probe?: 'completion' | {path: string};
+  /** Seconds to wait for health and probe before the launch fails (`runtime`). */
+  timeoutS: number;
+}
+
+/** How lem stops the server. Defaults: SIGTERM, 10 s grace, then SIGKILL. */
+export interface StopSpec {
+  signal: NodeJS.Signals;
+  graceS: number;
+}
+
+/** A file the backend needs written before launch (e.g. an engine options YAML). */
+export interface GeneratedFile {
+  /** Path relative to `ServerContext.workdir`. */
+  path: string;
+  contents: string;
+  /** Octal file mode, default 0o644. */
+  mode?: number;
+}
+
+/** A host folder or file made visible to the server (used by container runners). */
+export interface Mount {
+  hostPath: string;
+  containerPath: string;
+  readOnly?: boolean;
+}
+
+/** A request that reports the engine's version, recorded as provenance. */
+export interface VersionProbe {
+  /** `http`: GET `path` on the running server; `exec`: run `argv` next to the server. */
+  kind: 'http' | 'exec';
+  path?: string;
+  argv?: string[];
+  /** A dotted path into a JSON answer, or a regular expression with one group over text. */
+  pick?: string;
+}
+
+/** Everything lem needs to start one OpenAI-compatible server. Pure data. */
+export interface ServerSpec {
+  /** Full command line; `argv[0]` is the executable (inside the container when containerised). */
+  argv: string[];
+  /** Extra environment variables for the server process. */
+  env: Record<string, string>;
+  /** The port the server listens on. */
+  port: number;
+  files?: GeneratedFile[];
+  mounts?: Mount[];
+  /** `/dev/shm` size for containers, bytes. */
+  shmSizeBytes?: number;
+  /** Share the host's IPC namespace (some multi-GPU engines need it). */
+  ipcHost?: boolean;
+  ulimits?: Array<{name: string; soft: number; hard: number}>;
+  readiness: Readiness;
+  stop?: StopSpec;
+  /** A llama.cpp-style `POST {content}` → `{tokens}` endpoint, used to count tokens when `usage` is absent. */
+  tokenizePath?: string;
+  /** A Prometheus metrics endpoint, scraped into the result when present. */
+  metricsPath?: string;
+  versionProbe?: VersionProbe;
+  /**
+   * Substrings of the server's output that classify a failure:
+   * `resource` (e.g. the engine's out-of-memory text) or `config`.
+   */
+  errorPatterns?: {resource?: string[]; config?: string[]};
+  /** Fields merged into every request body, e.g. `{ignore_eos: true}` to fix the output length. */
+  requestExtras?: Record<string, unknown>;
+}
+
+/** A backend: how to start one kind of inference server. */
+export interface BackendContribution<Config = unknown> {
+  kind: 'backend';
+  /** Stable id, also the key of this backend's section in experiment files (`vllm:`). */
+  id: string;
+  /** Human name, e.g. `vLLM`. */
+  displayName: string;
+  /** Validates this backend's section; its output (defaults applied) is what `server` receives. */
+  configSchema: StandardSchemaV1<unknown, Config>;
+  /** The same schema as JSON Schema, for `lem config schema` and editors. */
+  jsonSchema: JsonSchema;
+  gpu: GpuRequirement;
+  /** Whether the server can run as a host process (the `local` runner). */
+  local: boolean;
+  image?: ImageSpec;
+  /** Pure: build the launch description from this backend's validated section. */
+  server(cfg: Config, ctx: ServerContext): ServerSpec;
+}
+
+/** Kinds of events a notifier can render. */
+export type LemEventType =
+  | 'experiment:done'
+  | 'experiment:failed'
+  | 'campaign:start'
+  | 'campaign:done'
+  | 'campaign:threshold'
+  | 'campaign:interrupted';
+
+/** An event lem announces to notifiers. Plain data. */
+export interface LemEvent {
+  type: LemEventType;
+  /** ISO 8601 time the event happened. */
+  at: string;
+  /** One-line human summary. */
+  title: string;
+  /** Campaign id, experiment name and figures, as relevant to the event. */
+  data: Record<string, unknown>;
+}
+
+/** An HTTP request a notifier wants sent. lem does the sending, retries and redaction. */
+export interface NotificationRequest {
+  url: string;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A notification target (Slack, Discord, …). */
+export interface NotifierContribution<Settings = unknown> {
+  kind: 'notifier';
+  /** Stable id, also the key under `notifications:` in `.lem-config.yaml`. */
+  id: string;
+  displayName: string;
+  configSchema: StandardSchemaV1<unknown, Settings>;
+  jsonSchema: JsonSchema;
+  /** Pure: turn an event into one HTTP request. */
+  render(event: LemEvent, settings: Settings): NotificationRequest;
+  /** Seconds to wait before retrying a failed delivery, or undefined for the default backoff. */
+  retryAfterS?(status: number, headers: Record<string, string>, body: string): number | undefined;
+}
+
+export type Contribution = BackendContribution<any> | NotifierContribution<any>;
+
+/** Options lem passes to `lem:register`. */
+export interface RegisterOptions {
+  apiVersion: ApiVersion;
+  /** The running lem's version. */
+  lemVersion: string;
+}
+
+/** Options lem passes to `lem:notify` (for plugins that deliver by themselves). */
+export interface NotifyOptions {
+  event: LemEvent;
+  /** `notifications.<id>` sections, validated, keyed by notifier id. */
+  settings: Record<string, unknown>;
+}
+
+/** Typings of lem's custom hooks, in the shape oclif's `Hooks` interface expects. */
+export interface LemHooks {
+  'lem:register': {options: RegisterOptions; return: Contribution[]};
+  'lem:notify': {options: NotifyOptions; return: void};
+}
+
+/** A `lem:register` hook implementation (`this` is oclif's hook context, unused by the contract). */
+export type RegisterHook = (this: unknown, options: RegisterOptions & {config?: unknown; context?: unknown}) => Promise<Contribution[]> | Contribution[];
+
+/** Identity helper that checks a backend against the contract and infers its config type. */
+export function defineBackend<Config>(backend: Omit<BackendContribution<Config>, 'kind'> & {kind?: 'backend'}): BackendContribution<Config> {
+  return {...backend, kind: 'backend'};
+}
+
+/** Identity helper that checks a notifier against the contract and infers its settings type. */
+export function defineNotifier<Settings>(
+  notifier: Omit<NotifierContribution<Settings>, 'kind'> & {kind?: 'notifier'},
+): NotifierContribution<Settings> {
+  return {...notifier, kind: 'notifier'};
+}
+
+/** Wraps a register function so a plugin's hook file is a one-liner: `export default defineRegisterHook(() => [backend])`. */
+export function defineRegisterHook(register: (options: RegisterOptions) => Contribution[] | Promise<Contribution[]>): RegisterHook {
+  return async function (options) {
+    return register({apiVersion: options.apiVersion, lemVersion: options.lemVersion});
+  };
+}
+
+export * from './errors.js';
