@@ -256,6 +256,8 @@ function toDetail(issue: Issue, layers: Layer[], prefix: KeyPath = []): ErrorDet
 
 function throwIfAny(details: ErrorDetail[], subject: string, tryLines: string[]): void {
   if (details.length === 0) return;
+  // Top to bottom, file by file, as a person reads them.
+  details.sort((a, b) => (a.location?.file ?? '').localeCompare(b.location?.file ?? '') || (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
   throw configError(ErrorCodes.configInvalid, `${subject} ${details.length === 1 ? 'has an error' : `has ${details.length} errors`}`, tryLines, details);
 }
 

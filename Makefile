@@ -1,0 +1,39 @@
+# lem's entry points. `make demo` sets up a fresh machine and runs the quickstart;
+# `make test` runs every test. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PNPM_VERSION := 12.4.2
+LEM := node packages/cli/bin/run.js
+ARGS ?=
+
+.PHONY: help setup build dev test lint bench demo clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: ## Install pnpm (if missing) and the dependencies, then build
+	@command -v pnpm >/dev/null 2>&1 && [ "$$(pnpm --version)" = "$(PNPM_VERSION)" ] || npm install -g --no-fund --no-audit pnpm@$(PNPM_VERSION)
+	pnpm install --frozen-lockfile
+	$(MAKE) build
+
+build: ## Compile every package and write the oclif manifests
+	pnpm run build
+
+dev: ## Run the CLI from TypeScript sources: make dev ARGS="config show"
+	node --import tsx packages/cli/bin/dev.js $(ARGS)
+
+test: build ## Build, lint and run every test (needs a prior `make setup`)
+	pnpm run lint
+	pnpm test
+
+lint: ## ESLint (import boundaries included) and the TypeScript compiler
+	pnpm run lint
+
+bench: build ## Benchmarks: CLI cold start, server tokens/s (prints JSON)
+	pnpm run bench
+
+demo: setup ## Set up this machine and run the quickstart
+	node scripts/quickstart.mjs
+
+clean: ## Remove build outputs
+	rm -rf packages/*/dist plugins/*/dist packages/*/oclif.manifest.json plugins/*/oclif.manifest.json

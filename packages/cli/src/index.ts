@@ -1,0 +1,2 @@
+export {LemCommand} from './base-command.js';
+export {loadRegistry} from './registry.js';

@@ -1,0 +1,110 @@
+import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {freshHome, lem} from './helpers.js';
+
+/**
+ * Writes a plugin outside the workspace, in plain JavaScript with no dependencies: its schema is
+ * a hand-written Standard Schema, as a plugin built with another validator (or none) would have.
+ */
+function externalPlugin(name: string, hookBody: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lem-ext-plugin-'));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({name, version: '3.2.1', type: 'module', oclif: {hooks: {'lem:register': './hook.js'}}}, null, 2),
+  );
+  writeFileSync(join(dir, 'hook.js'), hookBody);
+  return dir;
+}
+
+const echoBackend = (id: string) => `
+const schema = {
+  '~standard': {
+    version: 1,
+    vendor: 'hand',
+    validate(value) {
+      const v = value ?? {};
+      if (typeof v !== 'object' || Array.isArray(v)) return {issues: [{message: 'expected a mapping'}]};
+      if (v.flavour !== undefined && typeof v.flavour !== 'string') return {issues: [{message: 'flavour must be text', path: ['flavour']}]};
+      return {value: {flavour: v.flavour ?? 'plain'}};
+    },
+  },
+};
+export default async function register(options) {
+  if (options.apiVersion !== 1) return [];
+  return [{
+    kind: 'backend',
+    id: '${id}',
+    displayName: 'Echo (${id})',
+    configSchema: schema,
+    jsonSchema: {type: 'object', properties: {flavour: {type: 'string'}}, additionalProperties: false},
+    gpu: 'none',
+    local: true,
+    server: (cfg, ctx) => ({argv: ['echo-server', '--port', String(ctx.port)], env: {}, port: ctx.port, readiness: {healthPath: '/health', timeoutS: 5}}),
+  }];
+}
+`;
+
+describe('plugins linked from outside the workspace', () => {
+  it('a linked backend appears in `lem backends`, its section is validated, and unlinking removes it', () => {
+    const home = freshHome();
+    const dir = externalPlugin('lem-backend-echo', echoBackend('echo'));
+    const link = lem(['plugins', 'link', dir, '--no-install'], {home});
+    expect(link.status, link.stderr).toBe(0);
+
+    const listed = lem(['backends', '--json'], {home});
+    expect(listed.status, listed.stderr).toBe(0);
+    const json = JSON.parse(listed.stdout) as {backends: Array<{id: string; plugin: string; version: string}>; problems: unknown[]};
+    expect(json.backends.find((b) => b.id === 'echo')).toMatchObject({plugin: 'lem-backend-echo', version: '3.2.1'});
+    expect(json.problems).toEqual([]);
+
+    const text = lem(['backends'], {home});
+    expect(text.stdout).toMatch(/^echo\s+Echo \(echo\)\s+lem-backend-echo@3\.2\.1/m);
+
+    // The plugin's section is validated by the plugin's own Standard Schema, with a position.
+    const project = mkdtempSync(join(tmpdir(), 'lem-proj-'));
+    writeFileSync(join(project, 'e.yaml'), 'model: m\nbackend: echo\necho:\n  flavour: 3\n');
+    const invalid = lem(['config', 'validate', 'e.yaml'], {home, cwd: project});
+    expect(invalid.status).toBe(2);
+    expect(invalid.stderr).toContain('e.yaml:4:12 echo.flavour: flavour must be text');
+    writeFileSync(join(project, 'e.yaml'), 'model: m\nbackend: echo\necho:\n  flavour: sour\n');
+    expect(lem(['config', 'validate', 'e.yaml'], {home, cwd: project}).status).toBe(0);
+
+    // `config schema` carries the plugin's JSON Schema.
+    const schema = JSON.parse(lem(['config', 'schema'], {home}).stdout) as {properties: Record<string, {properties?: object}>};
+    expect(schema.properties.echo?.properties).toEqual({flavour: {type: 'string'}});
+
+    expect(lem(['plugins', 'unlink', 'lem-backend-echo'], {home}).status).toBe(0);
+    const after = JSON.parse(lem(['backends', '--json'], {home}).stdout) as {backends: Array<{id: string}>};
+    expect(after.backends.map((b) => b.id)).not.toContain('echo');
+  });
+
+  it('a plugin whose hook throws is a named warning, and the other backends still work', () => {
+    const home = freshHome();
+    const dir = externalPlugin('lem-backend-broken', 'export default async function () { throw new Error("cannot find my engine"); }\n');
+    expect(lem(['plugins', 'link', dir, '--no-install'], {home}).status).toBe(0);
+    const run = lem(['backends'], {home});
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain('E_PLUGIN_HOOK_FAILED: plugin lem-backend-broken@3.2.1 failed to register: cannot find my engine');
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(run.stdout).toMatch(/^llamacpp\s/m);
+    const json = JSON.parse(lem(['backends', '--json'], {home}).stdout) as {problems: Array<{plugin: string; code: string}>};
+    expect(json.problems).toEqual([expect.objectContaining({plugin: 'lem-backend-broken', code: 'E_PLUGIN_HOOK_FAILED'})]);
+  });
+
+  it('two plugins claiming one id are reported, and selecting that id is an error', () => {
+    const home = freshHome();
+    expect(lem(['plugins', 'link', externalPlugin('lem-backend-twin-a', echoBackend('twin')), '--no-install'], {home}).status).toBe(0);
+    expect(lem(['plugins', 'link', externalPlugin('lem-backend-twin-b', echoBackend('twin')), '--no-install'], {home}).status).toBe(0);
+    const run = lem(['backends'], {home});
+    expect(run.stderr).toMatch(/E_PLUGIN_DUPLICATE_ID: backend id "twin" is registered by lem-backend-twin-(a|b) and lem-backend-twin-(a|b)/);
+    const project = mkdtempSync(join(tmpdir(), 'lem-proj-'));
+    mkdirSync(join(project, 'sub'));
+    writeFileSync(join(project, 'sub', 'e.yaml'), 'model: m\nbackend: twin\n');
+    const validate = lem(['config', 'validate', 'sub/e.yaml'], {home, cwd: project});
+    expect(validate.status).toBe(2);
+    expect(validate.stderr).toContain('Error E_BACKEND_AMBIGUOUS');
+    expect(validate.stderr).toMatch(/Try: lem plugins uninstall lem-backend-twin-/);
+  });
+});

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// `pnpm bench`: CLI cold start (median of 10 runs each) and the embedded server's tokens/s.
+// Prints one JSON document; docs/benchmarks.md records the figures with this command.
+import {spawnSync} from 'node:child_process';
+import {mkdtempSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const lem = join(root, 'packages/cli/bin/run.js');
+const home = mkdtempSync(join(tmpdir(), 'lem-bench-'));
+const env = {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache'), LEM_CONFIG_DIR: join(home, 'config')};
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function coldStart(args, runs = 10) {
+  const seconds = [];
+  // One unmeasured run first, so the file cache is warm for every measured run alike.
+  spawnSync(process.execPath, [lem, ...args], {env, cwd: home});
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [lem, ...args], {env, cwd: home, encoding: 'utf8'});
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (r.status !== 0) throw new Error(`lem ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+    seconds.push(dt);
+  }
+  return {medianS: Number(median(seconds).toFixed(3)), minS: Number(Math.min(...seconds).toFixed(3)), maxS: Number(Math.max(...seconds).toFixed(3)), runs};
+}
+
+const only = process.argv[2];
+const out = {node: process.version, cpus: (await import('node:os')).cpus().length};
+if (!only || only === 'cli') {
+  out.coldStart = {'lem --version': coldStart(['--version']), 'lem backends': coldStart(['backends'])};
+}
+if (!only || only === 'server') {
+  const r = spawnSync(process.execPath, [join(root, 'scripts/bench-server.mjs')], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
+  if (r.status !== 0) throw new Error(`bench-server exited ${r.status}`);
+  out.server = JSON.parse(r.stdout);
+}
+console.log(JSON.stringify(out, null, 2));
