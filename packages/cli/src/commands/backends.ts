@@ -44,7 +44,7 @@ export default class Backends extends LemCommand<typeof Backends> {
       this.say(
         table(
           ['ID', 'NAME', 'PLUGIN', 'GPU', 'RUNS', 'IMAGE'],
-          backends.map((b) => [b.id, b.displayName, `${b.plugin}@${b.version}`, b.gpu, b.local ? 'local, docker' : 'docker', b.image ?? '-']),
+          backends.map((b) => [b.id, b.displayName, `${b.plugin}@${b.version}`, b.gpu, [b.local ? 'local' : '', b.image ? 'docker' : ''].filter(Boolean).join(', ') || '-', b.image ?? '-']),
         ),
       );
     }
