@@ -3,12 +3,15 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {beforeAll, describe, expect, it} from 'vitest';
-import {freshHome, lem} from './helpers.js';
+import {echoNotifier, externalPlugin, freshHome, lem} from './helpers.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 let home: string;
 beforeAll(() => {
   home = freshHome();
+  // A notifier whose settings hold a secret, so secrets are tested through a real plugin's section.
+  const linked = lem(['plugins', 'link', externalPlugin('lem-notify-hook', echoNotifier('hook')), '--no-install'], {home});
+  if (linked.status !== 0) throw new Error(linked.stderr);
 });
 
 function project(files: Record<string, string>): string {
@@ -76,11 +79,11 @@ describe('exit codes and coded errors', () => {
   });
 
   it('an unset ${ENV} secret names the variable and its position', () => {
-    const dir = project({'.lem-config.yaml': 'notifications:\n  slack:\n    webhook_url: ${LEM_TEST_UNSET_HOOK}\n'});
+    const dir = project({'.lem-config.yaml': 'notifications:\n  hook:\n    webhook_url: ${LEM_TEST_UNSET_HOOK}\n'});
     const run = lem(['config', 'show'], {home, cwd: dir});
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('Error E_CONFIG_ENV_UNSET');
-    expect(run.stderr).toContain('.lem-config.yaml:3:18 notifications.slack.webhook_url: ${LEM_TEST_UNSET_HOOK} is not set');
+    expect(run.stderr).toContain('.lem-config.yaml:3:18 notifications.hook.webhook_url: ${LEM_TEST_UNSET_HOOK} is not set');
     expect(run.stderr).toContain('Try: export LEM_TEST_UNSET_HOOK=');
   });
 });
@@ -105,11 +108,11 @@ describe('lem config show', () => {
   });
 
   it('works on defaults without a project file and redacts secrets', () => {
-    const dir = project({'.lem-config.yaml': 'notifications:\n  slack:\n    webhook_url: ${LEM_TEST_HOOK}\n'});
+    const dir = project({'.lem-config.yaml': 'notifications:\n  hook:\n    webhook_url: ${LEM_TEST_HOOK}\n'});
     const run = lem(['config', 'show'], {home, cwd: dir, env: {LEM_TEST_HOOK: 'https://hooks.invalid/services/T0/B0/supersecretvalue'}});
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).not.toContain('supersecretvalue');
-    expect(run.stdout).toMatch(/^notifications\.slack\.webhook_url\s+\$\{LEM_TEST_HOOK\}\s+\.lem-config\.yaml:3:18$/m);
+    expect(run.stdout).toMatch(/^notifications\.hook\.webhook_url\s+\$\{LEM_TEST_HOOK\}\s+\.lem-config\.yaml:3:18$/m);
     const bare = lem(['config', 'show'], {home, cwd: project({})});
     expect(bare.status).toBe(0);
     expect(bare.stdout).toMatch(/^runner\s+local\s+default$/m);
@@ -123,7 +126,8 @@ describe('lem config schema', () => {
       ['experiment', 'schemas/experiment.schema.json'],
       ['project', 'schemas/lem-config.schema.json'],
     ] as const) {
-      const run = lem(['config', 'schema', '--kind', kind], {home});
+      // Bundled plugins only: the committed files describe what a fresh install has.
+      const run = lem(['config', 'schema', '--kind', kind], {home: freshHome()});
       expect(run.status, run.stderr).toBe(0);
       const schema = JSON.parse(run.stdout) as {properties: Record<string, unknown>; additionalProperties: unknown};
       expect(schema.additionalProperties).toBe(false);

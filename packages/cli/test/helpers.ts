@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process';
-import {mkdtempSync} from 'node:fs';
+import {mkdtempSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -37,3 +37,62 @@ export function lem(args: string[], options: {cwd?: string; home?: string; env?:
 export function freshHome(): string {
   return mkdtempSync(join(tmpdir(), 'lem-cli-'));
 }
+
+/**
+ * Writes a plugin outside the workspace, in plain JavaScript with no dependencies: its schema is
+ * a hand-written Standard Schema, as a plugin built with another validator (or none) would have.
+ */
+export function externalPlugin(name: string, hookBody: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lem-ext-plugin-'));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({name, version: '3.2.1', type: 'module', oclif: {hooks: {'lem:register': './hook.js'}}}, null, 2),
+  );
+  writeFileSync(join(dir, 'hook.js'), hookBody);
+  return dir;
+}
+
+export const echoBackend = (id: string) => `
+const schema = {
+  '~standard': {
+    version: 1,
+    vendor: 'hand',
+    validate(value) {
+      const v = value ?? {};
+      if (typeof v !== 'object' || Array.isArray(v)) return {issues: [{message: 'expected a mapping'}]};
+      if (v.flavour !== undefined && typeof v.flavour !== 'string') return {issues: [{message: 'flavour must be text', path: ['flavour']}]};
+      return {value: {flavour: v.flavour ?? 'plain'}};
+    },
+  },
+};
+export default async function register(options) {
+  if (options.apiVersion !== 1) return [];
+  return [{
+    kind: 'backend',
+    id: '${id}',
+    displayName: 'Echo (${id})',
+    configSchema: schema,
+    jsonSchema: {type: 'object', properties: {flavour: {type: 'string'}}, additionalProperties: false},
+    gpu: 'none',
+    local: true,
+    server: (cfg, ctx) => ({argv: ['echo-server', '--port', String(ctx.port)], env: {}, port: ctx.port, readiness: {healthPath: '/health', timeoutS: 5}}),
+  }];
+}
+`;
+
+/** A notifier plugin in plain JavaScript whose settings need a `webhook_url`. */
+export const echoNotifier = (id: string) => `
+export default async function register() {
+  return [{
+    kind: 'notifier',
+    id: '${id}',
+    displayName: 'Echo notifier',
+    configSchema: {'~standard': {version: 1, vendor: 'hand', validate(v) {
+      if (typeof v?.webhook_url !== 'string') return {issues: [{message: 'webhook_url is required', path: ['webhook_url']}]};
+      return {value: {webhook_url: v.webhook_url}};
+    }}},
+    jsonSchema: {type: 'object', properties: {webhook_url: {type: 'string'}}, required: ['webhook_url']},
+    render: (event, settings) => ({url: settings.webhook_url, body: {text: event.title}}),
+  }];
+}
+`;

@@ -2,49 +2,7 @@ import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {freshHome, lem} from './helpers.js';
-
-/**
- * Writes a plugin outside the workspace, in plain JavaScript with no dependencies: its schema is
- * a hand-written Standard Schema, as a plugin built with another validator (or none) would have.
- */
-function externalPlugin(name: string, hookBody: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lem-ext-plugin-'));
-  writeFileSync(
-    join(dir, 'package.json'),
-    JSON.stringify({name, version: '3.2.1', type: 'module', oclif: {hooks: {'lem:register': './hook.js'}}}, null, 2),
-  );
-  writeFileSync(join(dir, 'hook.js'), hookBody);
-  return dir;
-}
-
-const echoBackend = (id: string) => `
-const schema = {
-  '~standard': {
-    version: 1,
-    vendor: 'hand',
-    validate(value) {
-      const v = value ?? {};
-      if (typeof v !== 'object' || Array.isArray(v)) return {issues: [{message: 'expected a mapping'}]};
-      if (v.flavour !== undefined && typeof v.flavour !== 'string') return {issues: [{message: 'flavour must be text', path: ['flavour']}]};
-      return {value: {flavour: v.flavour ?? 'plain'}};
-    },
-  },
-};
-export default async function register(options) {
-  if (options.apiVersion !== 1) return [];
-  return [{
-    kind: 'backend',
-    id: '${id}',
-    displayName: 'Echo (${id})',
-    configSchema: schema,
-    jsonSchema: {type: 'object', properties: {flavour: {type: 'string'}}, additionalProperties: false},
-    gpu: 'none',
-    local: true,
-    server: (cfg, ctx) => ({argv: ['echo-server', '--port', String(ctx.port)], env: {}, port: ctx.port, readiness: {healthPath: '/health', timeoutS: 5}}),
-  }];
-}
-`;
+import {echoBackend, externalPlugin, freshHome, lem} from './helpers.js';
 
 describe('plugins linked from outside the workspace', () => {
   it('a linked backend appears in `lem backends`, its section is validated, and unlinking removes it', () => {
@@ -106,5 +64,26 @@ describe('plugins linked from outside the workspace', () => {
     expect(validate.status).toBe(2);
     expect(validate.stderr).toContain('Error E_BACKEND_AMBIGUOUS');
     expect(validate.stderr).toMatch(/Try: lem plugins uninstall lem-backend-twin-/);
+  });
+});
+
+describe('plugin registration timeout', () => {
+  it('a hook that never answers is a named warning after the timeout, and lem still exits', () => {
+    const home = freshHome();
+    // One hook waits on a promise nothing settles, the other holds a long timer open.
+    const stuck = externalPlugin('lem-backend-stuck', 'export default function () { return new Promise(() => {}); }\n');
+    const slow = externalPlugin('lem-backend-slow', 'export default function () { return new Promise((r) => setTimeout(() => r([]), 600000)); }\n');
+    expect(lem(['plugins', 'link', stuck, '--no-install'], {home}).status).toBe(0);
+    expect(lem(['plugins', 'link', slow, '--no-install'], {home}).status).toBe(0);
+    const t0 = Date.now();
+    const run = lem(['backends', '--json'], {home});
+    const elapsedMs = Date.now() - t0;
+    expect(run.status, run.stderr).toBe(0);
+    const json = JSON.parse(run.stdout) as {backends: Array<{id: string}>; problems: Array<{plugin: string; message: string}>};
+    expect(json.backends.map((b) => b.id)).toContain('llamacpp');
+    expect(json.problems.map((p) => p.plugin).sort()).toEqual(['lem-backend-slow', 'lem-backend-stuck']);
+    expect(json.problems[0]?.message).toContain('Timed out after 5000 ms');
+    // Generous bound: the point is that lem does not wait for the 10-minute timer.
+    expect(elapsedMs).toBeLessThan(30_000);
   });
 });

@@ -3,7 +3,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {z} from 'zod';
-import {defineBackend, isCodedError, type CodedError, type StandardSchemaV1} from '@lem/plugin-kit';
+import {defineBackend, defineNotifier, isCodedError, type CodedError, type StandardSchemaV1} from '@lem/plugin-kit';
 import {buildRegistry} from '../registry.js';
 import {findProjectRoot} from './project.js';
 import {formatSource, parseSetFlag, resolveExperiment, resolveProject, type Setting} from './resolve.js';
@@ -45,7 +45,19 @@ const hand = defineBackend({
   server: () => ({argv: ['x'], env: {}, port: 1, readiness: {healthPath: '/health', timeoutS: 1}}),
 });
 
+const slackSchema = z.object({webhook_url: z.url(), mention: z.enum(['none', 'here']).default('none')}).strict();
+const slack = defineNotifier({
+  id: 'slack',
+  displayName: 'Slack',
+  configSchema: slackSchema,
+  jsonSchema: z.toJSONSchema(slackSchema),
+  render: (event, settings) => ({url: settings.webhook_url, body: {text: event.title}}),
+});
+const noteSchema = z.object({note: z.string().optional(), token: z.string().optional()}).strict();
+const noter = defineNotifier({id: 'x', displayName: 'X', configSchema: noteSchema, jsonSchema: {}, render: () => ({url: 'http://127.0.0.1/', body: {}})});
+
 const registry = buildRegistry([
+  {plugin: {name: '@lem/notify-slack', version: '0.1.0'}, result: [slack, noter]},
   {plugin: {name: '@lem/backend-llamacpp', version: '0.1.0'}, result: [llama]},
   {plugin: {name: 'handmade-plugin', version: '1.0.0'}, result: [hand]},
 ]);
@@ -207,6 +219,22 @@ describe('${ENV} secrets', () => {
     });
     expect((r.settings.notifications.x as {note: string}).note).toBe('cost ${HOME}');
     expect(setting(r.sources, 'notifications.x.token').value).toBe('[redacted]');
+  });
+});
+
+describe('notifications', () => {
+  it('validates each notifier section by its plugin and applies its defaults', async () => {
+    const r = await resolveProject({registry, projectFile: file('.lem-config.yaml', 'notifications:\n  slack:\n    webhook_url: https://hooks.invalid/a\n')});
+    expect(r.settings.notifications.slack).toEqual({webhook_url: 'https://hooks.invalid/a', mention: 'none'});
+    expect(setting(r.sources, 'notifications.slack.mention').source).toEqual({kind: 'default'});
+    const bad = await failure(resolveProject({registry, projectFile: file('.lem-config.yaml', 'notifications:\n  slack:\n    webhook_url: not a url\n')}));
+    expect(bad.details?.[0]).toMatchObject({path: 'notifications.slack.webhook_url', location: {line: 3, col: 18}});
+  });
+
+  it('names a notifier that is not installed, with the install command', async () => {
+    const e = await failure(resolveProject({registry, projectFile: file('.lem-config.yaml', 'notifications:\n  teams:\n    url: x\n')}));
+    expect(e.details?.[0]).toMatchObject({path: 'notifications.teams', location: {line: 2, col: 3}});
+    expect(e.details?.[0]?.message).toContain('lem plugins install @lem/notify-teams');
   });
 });
 

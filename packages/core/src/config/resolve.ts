@@ -314,6 +314,23 @@ async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Regi
       details.push(detail);
     }
   }
+  if (isPlainObject(core.notifications)) {
+    for (const [id, section] of Object.entries(core.notifications)) {
+      const notifier = registry.notifiers.get(id);
+      if (!notifier) {
+        const known = [...registry.notifiers.keys()];
+        details.push({
+          path: `notifications.${id}`,
+          message: `notifier "${id}" is not installed${known.length ? ` (installed: ${known.join(', ')})` : ''}; lem plugins install @lem/notify-${id}`,
+          location: layer.file!.locate(['notifications', id], {key: true}),
+        });
+        continue;
+      }
+      const {issues} = await standardIssues(notifier.contribution.configSchema, section ?? {});
+      const given = issues.filter((i) => i.path.length === 0 || getPath(section, i.path).found);
+      details.push(...given.map((i) => toDetail(i, layers, ['notifications', id])));
+    }
+  }
   for (const [id, section] of Object.entries(sections)) {
     const backend = registry.backends.get(id);
     if (!backend) continue; // duplicate id: reported when selected
@@ -383,6 +400,14 @@ export async function resolveProject(input: ResolveInput): Promise<ResolvedProje
     );
   }
   const settings = parsed.data!;
+  // Each notifier's settings as its plugin outputs them (defaults applied); presence was checked per file.
+  for (const [id, section] of Object.entries(settings.notifications)) {
+    const notifier = input.registry.notifiers.get(id);
+    if (!notifier) continue;
+    const {value, issues} = await standardIssues(notifier.contribution.configSchema, section);
+    throwIfAny(issues.map((i) => toDetail(i, layers, ['notifications', id])), `the ${id} notifier settings`, ['fix the values shown']);
+    settings.notifications[id] = value;
+  }
   const sources = settingsFrom(settings, layers, redactor);
   const backendSections: Record<string, unknown> = {};
   for (const [id, backend] of input.registry.backends) {
