@@ -281,6 +281,15 @@ function splitSections(data: Record<string, unknown>, registry: Registry): {core
   return {core, sections};
 }
 
+/**
+ * A plugin section of one file, checked by the plugin's schema. Keys the file does not give may
+ * come from another layer, so only problems with what it gives are reported here.
+ */
+async function givenSectionDetails(schema: StandardSchemaV1, section: unknown, layers: Layer[], prefix: KeyPath): Promise<ErrorDetail[]> {
+  const {issues} = await standardIssues(schema, section ?? {});
+  return issues.filter((i) => i.path.length === 0 || getPath(section, i.path).found).map((i) => toDetail(i, layers, prefix));
+}
+
 /** Validates one file on its own: core keys by `schema`, backend sections by their plugin. */
 async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Registry): Promise<ErrorDetail[]> {
   const {core, sections} = splitSections(layer.data, registry);
@@ -326,17 +335,13 @@ async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Regi
         });
         continue;
       }
-      const {issues} = await standardIssues(notifier.contribution.configSchema, section ?? {});
-      const given = issues.filter((i) => i.path.length === 0 || getPath(section, i.path).found);
-      details.push(...given.map((i) => toDetail(i, layers, ['notifications', id])));
+      details.push(...(await givenSectionDetails(notifier.contribution.configSchema, section, layers, ['notifications', id])));
     }
   }
   for (const [id, section] of Object.entries(sections)) {
     const backend = registry.backends.get(id);
     if (!backend) continue; // duplicate id: reported when selected
-    const {issues} = await standardIssues(backend.contribution.configSchema, section ?? {});
-    const given = issues.filter((i) => i.path.length === 0 || getPath(section, i.path).found);
-    details.push(...given.map((i) => toDetail(i, layers, [id])));
+    details.push(...(await givenSectionDetails(backend.contribution.configSchema, section, layers, [id])));
   }
   return details;
 }
