@@ -35,3 +35,29 @@ export function configError(code: string, message: string, tryLines: string[], d
 export function errorWithExit(code: string, message: string, tryLines: string[], exitCode: ExitCodeValue): CodedError {
   return codedError({code, message, try: tryLines, exitCode});
 }
+
+/** Why a run failed (DESIGN §7): decides retries and is shown as `✗ resource: OOMKilled`. */
+export type FailureCategory = 'config' | 'runtime' | 'resource' | 'interrupted';
+
+export type RunError = CodedError & {category: FailureCategory};
+
+/**
+ * An error that fails a run (exit code 1, or 130 when interrupted) with its category. `details`
+ * may carry the server's last output lines.
+ */
+export function runError(
+  code: string,
+  message: string,
+  tryLines: string[],
+  category: FailureCategory,
+  details?: ErrorDetail[],
+  cause?: unknown,
+): RunError {
+  const error = codedError({code, message, try: tryLines, exitCode: category === 'interrupted' ? ExitCode.interrupted : ExitCode.runsFailed, details, cause}) as RunError;
+  error.category = category;
+  return error;
+}
+
+export function isRunError(value: unknown): value is RunError {
+  return typeof value === 'object' && value !== null && typeof (value as {category?: unknown}).category === 'string' && 'code' in value;
+}

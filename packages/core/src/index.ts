@@ -9,3 +9,4 @@ export * from './config/project.js';
 export * from './config/json-schema.js';
 export * from './config/validate.js';
 export {VERSION} from './version.js';
+export * from './measure/types.js';
