@@ -32,8 +32,9 @@ lint: ## ESLint (import boundaries included) and the TypeScript compiler
 bench: build ## Benchmarks: CLI cold start, server tokens/s (prints JSON)
 	pnpm run bench
 
-demo: setup ## Set up this machine and run the quickstart
-	node scripts/quickstart.mjs
+demo: setup ## Set up this machine and run the quickstart experiment
+	$(LEM) llamacpp tiny-model models/tiny.gguf --force
+	$(LEM) experiment examples/quickstart.yaml
 
 clean: ## Remove build outputs
 	rm -rf packages/*/dist plugins/*/dist packages/*/oclif.manifest.json plugins/*/oclif.manifest.json

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// `pnpm bench`: CLI cold start (median of 10 runs each) and the embedded server's tokens/s.
+// `pnpm bench [cli|server|driver|meters]`: CLI cold start (median of 10 runs each), the embedded
+// server's tokens/s, the workload driver's capacity, and the meters' overhead on tokens/s.
 // Prints one JSON document; docs/benchmarks.md records the figures with this command.
 import {spawnSync} from 'node:child_process';
 import {mkdtempSync} from 'node:fs';
@@ -37,9 +38,11 @@ const out = {node: process.version, cpus: (await import('node:os')).cpus().lengt
 if (!only || only === 'cli') {
   out.coldStart = {'lem --version': coldStart(['--version']), 'lem backends': coldStart(['backends'])};
 }
-if (!only || only === 'server') {
-  const r = spawnSync(process.execPath, [join(root, 'scripts/bench-server.mjs')], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
-  if (r.status !== 0) throw new Error(`bench-server exited ${r.status}`);
-  out.server = JSON.parse(r.stdout);
+// Each part runs in its own process, so one part's warm JIT or open handles never help another.
+for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['meters', 'bench-meters.mjs']]) {
+  if (only && only !== part) continue;
+  const r = spawnSync(process.execPath, [join(root, 'scripts', script)], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
+  if (r.status !== 0) throw new Error(`${script} exited ${r.status}`);
+  out[part] = JSON.parse(r.stdout);
 }
 console.log(JSON.stringify(out, null, 2));

@@ -1,3 +1,4 @@
+import {VERSION as CORE_VERSION} from '@lem/core';
 import {LemCommand} from '../base-command.js';
 import {table} from '../render.js';
 
@@ -35,16 +36,17 @@ export default class Backends extends LemCommand<typeof Backends> {
         image: c.image?.ref ?? null,
       }))
       .sort((a, b) => a.id.localeCompare(b.id));
+    // Built into core: measures an endpoint that is already running (base_url); nothing is started.
+    backends.push({id: 'openai', displayName: 'OpenAI-compatible endpoint (base_url)', plugin: '@lem/core', version: CORE_VERSION, gpu: 'none', local: false, image: null});
+    backends.sort((a, b) => a.id.localeCompare(b.id));
     const notifiers = [...registry.notifiers.values()]
       .map(({contribution: c, plugin}) => ({id: c.id, displayName: c.displayName, plugin: plugin.name, version: plugin.version}))
       .sort((a, b) => a.id.localeCompare(b.id));
-    if (backends.length === 0) {
-      this.say('No backends are installed. Try: lem plugins install @lem/backend-llamacpp');
-    } else {
+    {
       this.say(
         table(
           ['ID', 'NAME', 'PLUGIN', 'GPU', 'RUNS', 'IMAGE'],
-          backends.map((b) => [b.id, b.displayName, `${b.plugin}@${b.version}`, b.gpu, [b.local ? 'local' : '', b.image ? 'docker' : ''].filter(Boolean).join(', ') || '-', b.image ?? '-']),
+          backends.map((b) => [b.id, b.displayName, `${b.plugin}@${b.version}`, b.gpu, b.id === 'openai' ? 'endpoint' : [b.local ? 'local' : '', b.image ? 'docker' : ''].filter(Boolean).join(', ') || '-', b.image ?? '-']),
         ),
       );
     }

@@ -374,9 +374,25 @@ export interface ResolvedProject {
   redactor: Redactor;
 }
 
+/** The built-in backend that measures an endpoint already running at `base_url`. */
+export const OPENAI_BACKEND = 'openai';
+
+function openaiIssues(settings: ExperimentSettings, env: NodeJS.ProcessEnv): Issue[] {
+  const issues: Issue[] = [];
+  if (settings.backend === OPENAI_BACKEND) {
+    if (!settings.base_url) issues.push({path: ['base_url'], message: '`backend: openai` needs base_url, the endpoint to measure (e.g. http://127.0.0.1:8000/v1)'});
+    if (settings.api_key_env && !env[settings.api_key_env]) issues.push({path: ['api_key_env'], message: `the environment variable ${settings.api_key_env} is not set`});
+  } else {
+    if (settings.base_url) issues.push({path: ['base_url'], message: `base_url is for \`backend: openai\`; ${settings.backend} is started by lem`});
+    if (settings.api_key_env) issues.push({path: ['api_key_env'], message: `api_key_env is for \`backend: openai\``});
+  }
+  return issues;
+}
+
 export interface ResolvedExperiment {
   settings: ExperimentSettings & {name: string};
-  backend: RegisteredBackend;
+  /** The backend plugin, or null for `backend: openai` (an endpoint lem does not start). */
+  backend: RegisteredBackend | null;
   /** The selected backend's section after its plugin's validation (defaults applied). */
   backendConfig: unknown;
   sources: Setting[];
@@ -468,13 +484,21 @@ export async function resolveExperiment(input: ResolveInput & {experimentFile: L
   const name = data.name ?? input.experimentFile.path.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');
   const settings = {...data, name};
 
+  const crossIssues = openaiIssues(settings, env);
+  throwIfAny(crossIssues.map((i) => toDetail(i, layers)), input.experimentFile.path, ['fix the keys shown']);
+  const sources = settingsFrom(settings, layers, redactor);
+  if (settings.backend === OPENAI_BACKEND) {
+    // An endpoint that is already running: measured the same way, with no runner and no plugin.
+    const key = settings.api_key_env ? env[settings.api_key_env] : undefined;
+    if (key) redactor.add(key, `\${${settings.api_key_env}}`);
+    return {settings, backend: null, backendConfig: null, sources, redactor};
+  }
   const backend = requireBackend(input.registry, settings.backend);
   const id = backend.contribution.id;
   const section = mergeLayers(layers, (d) => (isPlainObject(d[id]) ? {[id]: d[id]} : {}))[id] ?? {};
   const {value: backendConfig, issues} = await standardIssues(backend.contribution.configSchema, section);
   throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} settings`, ['fix the values shown']);
 
-  const sources = settingsFrom(settings, layers, redactor);
   if (isPlainObject(backendConfig)) sources.push(...settingsFrom(backendConfig, layers, redactor, [id]));
   return {settings, backend, backendConfig, sources, redactor};
 }

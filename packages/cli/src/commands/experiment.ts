@@ -1,0 +1,120 @@
+import {dirname, isAbsolute, join, resolve} from 'node:path';
+import {Args, Flags} from '@oclif/core';
+import {
+  configError,
+  ExitCode,
+  formatSource,
+  loadYamlFile,
+  parseSetFlag,
+  resolveExperiment,
+  runExperiment,
+  SINGLE_RUN_NOTE,
+  type CliSetting,
+  type ExperimentEvent,
+  type ExperimentResult,
+  type Setting,
+} from '@lem/core';
+import {LemCommand} from '../base-command.js';
+import {formatValue, table, dim} from '../render.js';
+import {PhaseDisplay} from '../phase-display.js';
+import {renderResultTable} from '../result-table.js';
+
+export interface ExperimentCommandResult {
+  dryRun: boolean;
+  status?: 'completed' | 'failed';
+  runDir?: string;
+  settings: Array<Setting & {from: string}>;
+  result?: ExperimentResult;
+}
+
+export default class Experiment extends LemCommand<typeof Experiment> {
+  static override summary = 'Run one experiment: start the server, drive the workload, measure energy and latency, write the result.';
+  static override description =
+    'Phases: launch → warmup → idle baseline → measure → teardown. The result folder (results/<name>-<timestamp>/) holds result.json, requests.jsonl and timeline.csv; `lem results recompute <folder>` reproduces every figure from them. One run has no confidence interval: repeat it in a campaign for one.';
+  static override examples = [
+    '<%= config.bin %> experiment examples/quickstart.yaml',
+    '<%= config.bin %> experiment examples/quickstart.yaml --dry-run',
+    '<%= config.bin %> experiment my-model.yaml --results-dir out --set workload.concurrency=4 --json',
+  ];
+
+  static override args = {
+    file: Args.string({description: 'The experiment file (YAML).', required: true}),
+  };
+
+  static override flags = {
+    'dry-run': Flags.boolean({description: 'Resolve and print every setting with its source, and the server command; run nothing.'}),
+    'results-dir': Flags.string({description: 'Where the result folder is written (default: results/ under the project root).'}),
+    runner: Flags.option({options: ['local', 'docker'] as const, description: 'Where the server runs.'})(),
+    backend: Flags.string({description: 'Backend id (overrides the file).'}),
+    set: Flags.string({description: 'Set any setting by dotted key, e.g. workload.concurrency=4 (repeatable).', multiple: true}),
+  };
+
+  public async run(): Promise<ExperimentCommandResult> {
+    const registry = await this.registry();
+    const project = this.project();
+    const cli: CliSetting[] = [];
+    if (this.flags.runner) cli.push({key: 'runner', value: this.flags.runner, flag: '--runner'});
+    if (this.flags.backend) cli.push({key: 'backend', value: this.flags.backend, flag: '--backend'});
+    if (this.flags['results-dir']) cli.push({key: 'results_dir', value: this.flags['results-dir'], flag: '--results-dir'});
+    for (const s of this.flags.set ?? []) cli.push(parseSetFlag(s));
+
+    const experimentFile = loadYamlFile(this.args.file);
+    const resolved = await resolveExperiment({registry, projectFile: this.projectFile(project), experimentFile, cli});
+    const settings = resolved.sources.map((s) => ({...s, from: formatSource(s.source)}));
+    if (resolved.settings.runner === 'docker') {
+      throw configError('E_RUNNER_UNAVAILABLE', 'the docker runner is not available in this version of lem', ['--runner local']);
+    }
+
+    if (this.flags['dry-run']) {
+      this.say(dim(`project root: ${project.root}`));
+      this.say(table(['SETTING', 'VALUE', 'SOURCE'], settings.map((s) => [s.key, formatValue(s.value), s.from])));
+      this.say(dim('\ndry run: nothing was started'));
+      return {dryRun: true, settings};
+    }
+
+    const resultsDir = isAbsolute(resolved.settings.results_dir) ? resolved.settings.results_dir : join(project.root, resolved.settings.results_dir);
+    const abort = new AbortController();
+    let interrupts = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      interrupts++;
+      if (interrupts > 1) process.exit(ExitCode.interrupted); // a second Ctrl+C kills at once; the server dies with lem (pdeathsig)
+      this.note(`\n${signal}: stopping the experiment and its server (Ctrl+C again to kill at once)`);
+      abort.abort();
+    };
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const s of signals) process.on(s, onSignal);
+
+    const display = new PhaseDisplay({quiet: this.flags.quiet || this.jsonEnabled(), verbose: this.flags.verbose});
+    const onEvent = (e: ExperimentEvent) => display.handle(e);
+    let outcome;
+    try {
+      const shown = display.start();
+      outcome = await runExperiment({
+        resolved,
+        baseDir: dirname(resolve(this.args.file)),
+        projectRoot: project.root,
+        resultsDir,
+        cacheDir: join(this.config.cacheDir, 'datasets'),
+        experimentFile: experimentFile.path,
+        onEvent,
+        signal: abort.signal,
+      }).finally(() => display.finish());
+      await shown;
+    } finally {
+      for (const s of signals) process.off(s, onSignal);
+    }
+    const {result} = outcome;
+    if (!this.jsonEnabled() && !this.flags.quiet) {
+      this.log('');
+      this.log(renderResultTable(result));
+      this.log('');
+      this.log(`Result: ${outcome.runDir}`);
+      this.log(dim(SINGLE_RUN_NOTE));
+    }
+    if (outcome.error) {
+      // The run is recorded (result.json says failed, with its category); the error explains it.
+      throw Object.assign(outcome.error, {try: [...outcome.error.try, `the failed run is recorded in ${outcome.runDir}`]});
+    }
+    return {dryRun: false, status: outcome.status, runDir: outcome.runDir, settings, result};
+  }
+}

@@ -1,0 +1,43 @@
+import type {ExperimentResult} from '@lem/core';
+import {bold, red, yellow} from './render.js';
+import {table} from './render.js';
+
+const n = (v: number | null | undefined, digits = 2, unit = '') => (v === null || v === undefined || Number.isNaN(v) ? '—' : `${v.toFixed(digits)}${unit}`);
+
+/** The figures of one run as a table, with units and the energy's honesty labels. */
+export function renderResultTable(result: ExperimentResult): string {
+  const lines: string[] = [];
+  const m = result.metrics;
+  const status = result.status === 'completed' ? bold('completed') : red(`✗ ${result.failure?.category}: ${result.failure?.code}`);
+  lines.push(`${bold(result.experiment.name)}  ${status}`);
+  if (!m) {
+    if (result.failure) lines.push(result.failure.message);
+    return lines.join('\n');
+  }
+  const rows: string[][] = [
+    ['window', `${n(m.window.durationS, 2)} s`],
+    ['requests', `${m.requests.ok} ok, ${m.requests.failed} failed`],
+    ['output tokens/s', n(m.outputTokensPerS, 1)],
+    ['requests/s', n(m.requestsPerS, 2)],
+    ['TTFT p50 / p99', `${n(m.ttftMs?.p50)} / ${n(m.ttftMs?.p99)} ms`],
+    ['ITL p50 / p99', `${n(m.itlMs?.p50, 3)} / ${n(m.itlMs?.p99, 3)} ms`],
+    ['E2E p50 / p99', `${n(m.e2eMs?.p50, 1)} / ${n(m.e2eMs?.p99, 1)} ms`],
+  ];
+  const e = m.energy;
+  if (e.available) {
+    const label = e.estimated ? yellow(' (estimated)') : '';
+    rows.push(
+      ['energy', `${n(e.energyJ, 3)} J ± ${n(e.uncertaintyJ, 3)}${label}`],
+      ['idle power', `${n(e.idlePowerW, 3)} W`],
+      ['idle-adjusted energy', `${n(e.idleAdjustedEnergyJ, 3)} J`],
+      ['energy / output token', `${n(e.energyPerOutputTokenJ === null ? null : e.energyPerOutputTokenJ * 1000, 4)} mJ`],
+      ['energy / 1k queries', `${n(e.energyPer1kQueriesWh, 4)} Wh`],
+      ['average power', `${n(e.avgPowerW, 3)} W`],
+    );
+  } else {
+    rows.push(['energy', `null (${e.reason})`]);
+  }
+  lines.push(table(['FIGURE', 'VALUE'], rows));
+  for (const w of result.warnings) lines.push(yellow(`warning ${w.code}: ${w.message}`));
+  return lines.join('\n');
+}

@@ -1,0 +1,266 @@
+/**
+ * The whole experiment through the real `lem` binary: the real llama.cpp server on the generated
+ * tiny model, real HTTP, real processes. Short windows: timings here are not benchmarks.
+ */
+import {spawn, spawnSync} from 'node:child_process';
+import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {externalPlugin, freshHome, lem, LEM_BIN} from './helpers.js';
+
+const pluginDist = new URL('../../../plugins/backend-llamacpp/dist/index.js', import.meta.url).href;
+let home: string;
+let dir: string;
+let model: string;
+
+interface Result {
+  status: string;
+  failure: {category: string; code: string; serverOutput: string[]} | null;
+  metrics: {
+    window: {durationS: number};
+    requests: {sent: number; ok: number; failed: number};
+    tokens: {output: number; source: string; meanOutput: number};
+    outputTokensPerS: number;
+    ttftMs: {p50: number};
+    itlMs: {p50: number};
+    energy: {available: boolean; estimated?: boolean; energyJ: number | null; idlePowerW?: number; energyPerOutputTokenJ?: number; reason?: string};
+  } | null;
+  settings: Array<{key: string; value: unknown; source: {kind: string}}>;
+  client: {pinning: {applied: boolean; lemCpus: number[]; serverCpus: number[]} | null; eventLoopDelay: {p99Ms: number} | null; clientCpuS: number | null};
+  warnings: Array<{code: string}>;
+  notes: string[];
+  phases: Array<{name: string}>;
+}
+
+function experiment(name: string, body: string): string {
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, `name: ${name}\nmodel: tiny.gguf\n${body}`);
+  return file;
+}
+
+function runDirOf(stdout: string): string {
+  return (JSON.parse(stdout) as {runDir: string}).runDir;
+}
+
+function readResult(runDir: string): Result {
+  return JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as Result;
+}
+
+function serverProcesses(): string[] {
+  const r = spawnSync('pgrep', ['-af', 'backend-llamacpp/dist/server/main.js'], {encoding: 'utf8'});
+  return r.stdout.split('\n').filter((l) => l.includes(dir));
+}
+
+const FAST = `warmup:\n  mode: fixed\n  requests: 2\nmeasure:\n  baseline_s: 0.5\n  sample_interval_ms: 50\nllamacpp:\n  threads: 1\n`;
+
+beforeAll(async () => {
+  home = freshHome();
+  dir = mkdtempSync(join(tmpdir(), 'lem-exp-'));
+  model = join(dir, 'tiny.gguf');
+  const {writeTinyModel} = (await import(pluginDist)) as {writeTinyModel: (p: string, o: {seed: number}) => Promise<unknown>};
+  await writeTinyModel(model, {seed: 1});
+});
+
+afterAll(() => {
+  for (const line of serverProcesses()) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+});
+
+describe('lem experiment on the embedded llama.cpp server', () => {
+  it('runs closed loop at concurrency 1, writes the three files, and recompute reproduces every figure', () => {
+    const file = experiment('c1', `dataset:\n  kind: builtin\n  n_prompts: 12\n  max_input_tokens: 48\nworkload:\n  concurrency: 1\n  max_output_tokens: 16\n${FAST}`);
+    const run = lem(['experiment', file, '--json'], {home, cwd: dir});
+    expect(run.status, run.stderr).toBe(0);
+    const runDir = runDirOf(run.stdout);
+    expect(runDir.startsWith(join(dir, 'results', 'c1-'))).toBe(true);
+    for (const f of ['result.json', 'requests.jsonl', 'timeline.csv']) expect(existsSync(join(runDir, f)), f).toBe(true);
+    const result = readResult(runDir);
+    expect(result.status).toBe('completed');
+    const m = result.metrics!;
+    expect(m.requests).toMatchObject({sent: 12, ok: 12, failed: 0});
+    // ignore_eos from the backend's request extras: every request gives exactly max_output_tokens.
+    expect(m.tokens).toMatchObject({output: 12 * 16, source: 'usage', meanOutput: 16});
+    expect(m.outputTokensPerS).toBeGreaterThan(0);
+    expect(m.ttftMs.p50).toBeGreaterThan(0);
+    expect(m.itlMs.p50).toBeGreaterThan(0);
+    // No RAPL on this machine: the CPU estimate, labelled as such, never a silent 0.
+    expect(m.energy.available).toBe(true);
+    expect(m.energy.estimated).toBe(true);
+    expect(m.energy.energyJ).toBeGreaterThan(0);
+    expect(m.energy.idlePowerW).toBeGreaterThan(0);
+    expect(result.warnings.map((w) => w.code)).toEqual(expect.arrayContaining(['W_SHORT_WINDOW', 'W_ENERGY_ESTIMATED']));
+    expect(result.notes.join(' ')).toMatch(/no confidence interval/);
+    expect(result.phases.map((p) => p.name)).toEqual(['launch', 'warmup', 'idle', 'rewarm', 'measure', 'teardown']);
+    expect(result.settings.find((s) => s.key === 'workload.concurrency')).toMatchObject({value: 1});
+
+    const lines = readFileSync(join(runDir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {phase: string});
+    expect(lines.filter((l) => l.phase === 'measure')).toHaveLength(12);
+    expect(lines.filter((l) => l.phase === 'warmup')).toHaveLength(2);
+    const timeline = readFileSync(join(runDir, 'timeline.csv'), 'utf8').trim().split('\n');
+    expect(timeline[0]).toMatch(/^scheduled_ms,/);
+    expect(timeline.length).toBeGreaterThan(10);
+
+    const recompute = lem(['results', 'recompute', runDir], {home, cwd: dir});
+    expect(recompute.status, recompute.stderr).toBe(0);
+    expect(recompute.stdout).toContain('reproduced');
+    // A figure edited in result.json is caught.
+    const edited = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as Result;
+    edited.metrics!.outputTokensPerS *= 2;
+    writeFileSync(join(runDir, 'result.json'), JSON.stringify(edited));
+    const mismatch = lem(['results', 'recompute', runDir], {home, cwd: dir});
+    expect(mismatch.status).toBe(1);
+    expect(mismatch.stderr).toContain('E_RESULT_MISMATCH');
+    expect(mismatch.stderr).toContain('metrics.outputTokensPerS');
+    expect(serverProcesses()).toEqual([]);
+  });
+
+  it('keeps concurrency 4 requests in flight in the measure phase', () => {
+    const file = experiment('c4', `dataset:\n  kind: builtin\n  n_prompts: 16\n  max_input_tokens: 32\nworkload:\n  concurrency: 4\n  max_output_tokens: 24\n${FAST}`);
+    const run = lem(['experiment', file, '--json'], {home, cwd: dir});
+    expect(run.status, run.stderr).toBe(0);
+    const runDir = runDirOf(run.stdout);
+    const records = readFileSync(join(runDir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {phase: string; sendMs: number; endMs: number});
+    const measured = records.filter((r) => r.phase === 'measure');
+    expect(measured).toHaveLength(16);
+    // At the moment the 4th request is sent, the first three are still in flight.
+    const maxInFlight = Math.max(...measured.map((r) => measured.filter((o) => o.sendMs <= r.sendMs && o.endMs > r.sendMs).length));
+    expect(maxInFlight).toBe(4);
+    expect(readResult(runDir).metrics!.tokens.output).toBe(16 * 24);
+  });
+
+  it('runs open loop at a request rate, on its seeded schedule', () => {
+    const file = experiment('open', `dataset:\n  kind: builtin\n  n_prompts: 20\n  max_input_tokens: 32\nworkload:\n  request_rate: 40\n  max_output_tokens: 8\n${FAST}`);
+    const run = lem(['experiment', file, '--json'], {home, cwd: dir});
+    expect(run.status, run.stderr).toBe(0);
+    const runDir = runDirOf(run.stdout);
+    const measured = readFileSync(join(runDir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {phase: string; scheduledMs: number; sendMs: number}).filter((r) => r.phase === 'measure');
+    expect(measured).toHaveLength(20);
+    const span = (measured.at(-1)!.scheduledMs - measured[0]!.scheduledMs) / 1000;
+    // 19 Poisson gaps at 40/s: mean 0.475 s; any sane draw lies well inside 0.1–2 s.
+    expect(span).toBeGreaterThan(0.1);
+    expect(span).toBeLessThan(2);
+    for (const r of measured) expect(r.sendMs - r.scheduledMs).toBeLessThan(50);
+  });
+
+  it('--dry-run shows every setting with its source and starts nothing', () => {
+    const file = experiment('dry', `workload:\n  concurrency: 2\n${FAST}`);
+    const run = lem(['experiment', file, '--dry-run', '--set', 'workload.max_output_tokens=7'], {home, cwd: dir});
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^workload\.concurrency\s+2\s+dry\.yaml:4:16$/m);
+    expect(run.stdout).toMatch(/^workload\.max_output_tokens\s+7\s+--set workload\.max_output_tokens$/m);
+    expect(run.stdout).toMatch(/^measure\.sample_interval_ms\s+50\s+/m);
+    expect(run.stdout).toMatch(/^dataset\.kind\s+builtin\s+default$/m);
+    expect(run.stdout).toContain('nothing was started');
+    expect(existsSync(join(dir, 'results', 'dry'))).toBe(false);
+  });
+});
+
+describe('bad input and failures', () => {
+  it('a dataset file with a missing column fails before launch, with the columns that exist', () => {
+    writeFileSync(join(dir, 'p.jsonl'), '{"question": "why?"}\n{"question": "how?"}\n');
+    const file = experiment('badcol', `dataset:\n  kind: file\n  path: p.jsonl\n  column: prompt\n${FAST}`);
+    const run = lem(['experiment', file], {home, cwd: dir});
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/E_DATASET_INVALID/);
+    expect(run.stderr).toContain('question');
+    expect(serverProcesses()).toEqual([]);
+    // Nothing was launched, and the attempt is recorded as a failed run of category config.
+    const result = readResult(join(dir, 'results', readdirSync(join(dir, 'results')).find((d) => d.startsWith('badcol-'))!));
+    expect(result.status).toBe('failed');
+    expect(result.failure).toMatchObject({category: 'config', code: 'E_DATASET_INVALID'});
+  });
+
+  it('an empty dataset is a coded error', () => {
+    writeFileSync(join(dir, 'empty.txt'), '\n\n');
+    const run = lem(['experiment', experiment('empty', `dataset:\n  kind: file\n  path: empty.txt\n${FAST}`)], {home, cwd: dir});
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('E_DATASET_EMPTY');
+  });
+
+  it('an unreachable base_url fails the run as runtime and records it', () => {
+    const file = join(dir, 'unreach.yaml');
+    writeFileSync(file, `name: unreach\nbackend: openai\nbase_url: http://127.0.0.1:9/v1\nmodel: tiny\n${FAST.replace(/llamacpp:[\s\S]*$/, '')}`);
+    const run = lem(['experiment', file], {home, cwd: dir});
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/Error E_WARMUP_FAILED/);
+    const runDir = join(dir, 'results', readdirSync(join(dir, 'results')).find((d) => d.startsWith('unreach-'))!);
+    const result = readResult(runDir);
+    expect(result.status).toBe('failed');
+    expect(result.failure).toMatchObject({category: 'runtime', code: 'E_WARMUP_FAILED'});
+  });
+
+  it('a server that never becomes ready fails with E_SERVER_NOT_READY and leaves nothing running', () => {
+    const script = join(dir, 'never-ready.mjs');
+    writeFileSync(script, "import http from 'node:http';\nconst port = Number(process.argv[2]);\nhttp.createServer((q, s) => { s.statusCode = 503; s.end('loading'); }).listen(port, '127.0.0.1');\nconsole.log('pretending to load');\nsetInterval(() => console.log('still loading'), 200);\n");
+    const plugin = externalPlugin(
+      'lem-backend-stuck-server',
+      `export default async () => [{kind: 'backend', id: 'stuck', displayName: 'Stuck', gpu: 'none', local: true, jsonSchema: {type: 'object'},
+        configSchema: {'~standard': {version: 1, vendor: 'hand', validate: (v) => ({value: v ?? {}})}},
+        server: (cfg, ctx) => ({argv: [process.execPath, ${JSON.stringify(script)}, String(ctx.port)], env: {}, port: ctx.port, readiness: {healthPath: '/health', timeoutS: 2}, stop: {signal: 'SIGTERM', graceS: 1}})}];\n`,
+    );
+    const h = freshHome();
+    expect(lem(['plugins', 'link', plugin, '--no-install'], {home: h}).status).toBe(0);
+    const file = join(dir, 'stuck.yaml');
+    writeFileSync(file, `name: stuck\nbackend: stuck\nmodel: x\n${FAST.replace(/llamacpp:[\s\S]*$/, '')}`);
+    const run = lem(['experiment', file], {home: h, cwd: dir});
+    expect(run.status).toBe(1);
+    expect(run.stderr).toContain('E_SERVER_NOT_READY');
+    const result = readResult(join(dir, 'results', readdirSync(join(dir, 'results')).find((d) => d.startsWith('stuck-'))!));
+    expect(result.failure?.category).toBe('runtime');
+    expect(result.failure?.serverOutput.join('\n')).toContain('still loading');
+    expect(spawnSync('pgrep', ['-f', script]).status).toBe(1);
+  });
+
+  it('a server killed mid-run fails the run (E_SERVER_DIED) and lem exits 1', async () => {
+    const file = experiment('killed', `dataset:\n  kind: builtin\n  n_prompts: 100\n  max_input_tokens: 32\nworkload:\n  concurrency: 1\n  max_output_tokens: 200\n${FAST.replace('baseline_s: 0.5', 'baseline_s: 1')}`);
+    const cwd = join(dir, 'killed-project');
+    mkdirSync(join(cwd, '.lem-state'), {recursive: true}); // its own project root
+    const child = spawn(process.execPath, [LEM_BIN, 'experiment', file, '--json'], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache')}});
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const serversDir = join(cwd, '.lem-state', 'servers');
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined; i++) {
+      await sleep(100);
+      const files = existsSync(serversDir) ? readdirSync(serversDir).filter((f) => f.endsWith('.json')) : [];
+      if (files[0]) pid = (JSON.parse(readFileSync(join(serversDir, files[0]), 'utf8')) as {pid: number}).pid;
+    }
+    expect(pid).toBeDefined();
+    await sleep(2500); // into the measure phase (launch + warm-up + 1 s idle)
+    process.kill(pid!, 'SIGKILL');
+    const code = await exited;
+    expect(code).toBe(1);
+    const json = JSON.parse(stdout) as {error: {code: string}};
+    expect(json.error.code).toBe('E_SERVER_DIED');
+    const runDir = join(cwd, 'results', readdirSync(join(cwd, 'results')).find((d) => d.startsWith('killed-'))!);
+    expect(readResult(runDir).failure).toMatchObject({code: 'E_SERVER_DIED', category: 'runtime'});
+  });
+
+  it('kill -9 of lem leaves no server behind', async () => {
+    const file = experiment('kill9', `dataset:\n  kind: builtin\n  n_prompts: 100\nworkload:\n  max_output_tokens: 100\n${FAST.replace('baseline_s: 0.5', 'baseline_s: 30')}`);
+    const cwd = join(dir, 'k9-project');
+    mkdirSync(join(cwd, '.lem-state'), {recursive: true}); // its own project root
+    const child = spawn(process.execPath, [LEM_BIN, 'experiment', file, '--quiet'], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache')}});
+    const serversDir = join(cwd, '.lem-state', 'servers');
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined; i++) {
+      await sleep(100);
+      const files = existsSync(serversDir) ? readdirSync(serversDir).filter((f) => f.endsWith('.json')) : [];
+      if (files[0]) pid = (JSON.parse(readFileSync(join(serversDir, files[0]), 'utf8')) as {pid: number}).pid;
+    }
+    expect(pid).toBeDefined();
+    child.kill('SIGKILL');
+    let alive = true;
+    for (let i = 0; i < 50 && alive; i++) {
+      await sleep(100);
+      try {
+        process.kill(pid!, 0);
+      } catch {
+        alive = false;
+      }
+    }
+    expect(alive).toBe(false);
+  });
+});

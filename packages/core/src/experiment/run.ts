@@ -1,0 +1,565 @@
+/**
+ * One experiment, end to end (DESIGN §5): launch → warmup → idle → measure → teardown, with
+ * energy from boundary reads, every request recorded, and the result written atomically whatever
+ * the outcome. Core never prints: progress goes out as events.
+ */
+import {mkdirSync} from 'node:fs';
+import {monitorEventLoopDelay} from 'node:perf_hooks';
+import {join, resolve} from 'node:path';
+import {setTimeout as sleep} from 'node:timers/promises';
+import {Agent} from 'node:http';
+import {availableParallelism} from 'node:os';
+import type {ServerSpec} from '@lem/plugin-kit';
+import {configError, isCodedError, isRunError, runError, type FailureCategory, type RunError} from '../errors.js';
+import type {ResolvedExperiment} from '../config/resolve.js';
+import {makeAnchor, msSince, monoNs, type Boundary, type PhaseName, type RequestRecord, type TimelineSample} from '../measure/types.js';
+import {checkDatasetAvailable, loadPrompts, truncateToTokens, assertCanTruncate} from '../datasets/index.js';
+import {launchLocalServer, reapStaleServers, findFreePort, type RunningServer} from '../runner/index.js';
+import {runWorkload, sendRequest, type LoadMode, type Prompt, type RequestTemplate} from '../workload/index.js';
+import {startSampler, phaseEnergy, probeRapl, type ChannelInfo, type Sampler, type SamplerConfig} from '../meters/index.js';
+import {environmentInfo, isLoopbackHost, listeningProcess, pinLem, unpinLem, type Pinning} from './environment.js';
+import {computeMetrics, type PhaseEnergyInput, type RunMetrics} from './metrics.js';
+import {requestMetrics} from '../workload/stats.js';
+import {buildResult, writeRunFiles, type ExperimentResult, type PhaseRecord, type ResultWarning} from '../results/result.js';
+
+export type ExperimentEvent =
+  | {type: 'start'; name: string; runDir: string; backend: string}
+  | {type: 'phase'; phase: PhaseName; state: 'start' | 'end'; detail?: string}
+  | {type: 'progress'; phase: PhaseName; sent: number; done: number; failed: number; outputTokens: number; target: number}
+  | {type: 'warning'; warning: ResultWarning}
+  | {type: 'server-line'; line: string};
+
+export interface RunExperimentOptions {
+  resolved: ResolvedExperiment;
+  /** Folder of the experiment file: relative dataset and model paths resolve from here. */
+  baseDir: string;
+  projectRoot: string;
+  /** Absolute folder results are written under (resolved `results_dir`). */
+  resultsDir: string;
+  /** Dataset cache (`lem datasets fetch`). */
+  cacheDir: string;
+  /** Where the experiment file was, for the result. */
+  experimentFile?: string;
+  onEvent?: (event: ExperimentEvent) => void;
+  signal?: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides for tests: RAPL sysfs root, proc root. */
+  meterRoots?: {raplRoot?: string; procRoot?: string};
+}
+
+export interface ExperimentOutcome {
+  status: 'completed' | 'failed';
+  runDir: string;
+  result: ExperimentResult;
+  error?: RunError;
+}
+
+/** Failed requests above this fraction fail the run (`runtime`); fewer are counted and reported. */
+export const MAX_FAILED_FRACTION = 0.05;
+
+function timestamp(date = new Date()): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.(\d{3})Z$/, '$1Z');
+}
+
+/** Everything that can be checked before a server starts (DESIGN: fail before anything launches). */
+async function preflight(opts: RunExperimentOptions): Promise<void> {
+  const {settings, backend} = opts.resolved;
+  await checkDatasetAvailable(settings.dataset, {baseDir: opts.baseDir, cacheDir: opts.cacheDir});
+  if ('max_input_tokens' in settings.dataset && settings.dataset.max_input_tokens !== undefined) {
+    assertCanTruncate(backend === null ? false : true);
+  }
+  for (const meter of settings.measure.meters ?? []) {
+    if (meter === 'nvml') {
+      throw configError('E_METER_UNAVAILABLE', 'the nvml meter is not available in this version of lem', ['remove nvml from measure.meters']);
+    }
+    if (meter === 'rapl') {
+      const probe = probeRapl(opts.meterRoots?.raplRoot);
+      if (!probe.available) throw configError('E_METER_UNAVAILABLE', `the rapl meter is not available here: ${probe.reason}`, ['remove rapl from measure.meters to use the estimate, or fix the reason above']);
+    }
+  }
+}
+
+/** Picks meters: what the settings ask for, else RAPL where present, else the labelled CPU estimate. */
+function meterConfig(opts: RunExperimentOptions, pgid: number, serverCpus: number): SamplerConfig['meters'] {
+  const wanted = opts.resolved.settings.measure.meters;
+  const rapl = probeRapl(opts.meterRoots?.raplRoot);
+  const raplWanted = wanted ? wanted.includes('rapl') : rapl.available;
+  const estimateWanted = wanted ? wanted.includes('cpu-estimate') : !rapl.available;
+  const meters: SamplerConfig['meters'] = [];
+  if (raplWanted && rapl.available) meters.push({kind: 'rapl', root: opts.meterRoots?.raplRoot});
+  if (estimateWanted) meters.push({kind: 'cpu-estimate', procRoot: opts.meterRoots?.procRoot, pgid, cpus: serverCpus});
+  return meters;
+}
+
+export async function runExperiment(opts: RunExperimentOptions): Promise<ExperimentOutcome> {
+  const {resolved} = opts;
+  const {settings} = resolved;
+  const emit = (e: ExperimentEvent) => opts.onEvent?.(e);
+  const runDir = join(opts.resultsDir, `${settings.name}-${timestamp()}`);
+  const {t0Ns, anchor} = makeAnchor();
+  let prompts: Awaited<ReturnType<typeof loadPrompts>>;
+  try {
+    await preflight(opts);
+    prompts = await loadPrompts(settings.dataset, {baseDir: opts.baseDir, cacheDir: opts.cacheDir});
+  } catch (error) {
+    // Nothing was launched; the attempt is still recorded, as failed with its category.
+    const failure = toRunError(error, null);
+    mkdirSync(runDir, {recursive: true});
+    const result = buildResult({
+      status: 'failed',
+      failure: {category: failure.category, code: failure.code, message: failure.message, try: failure.try, serverOutput: []},
+      resolved,
+      experimentFile: opts.experimentFile ?? null,
+      anchor,
+      environment: environmentInfo(),
+      server: {backend: settings.backend, plugin: resolved.backend ? `${resolved.backend.plugin.name}@${resolved.backend.plugin.version}` : null, argv: null, baseUrl: settings.base_url ?? ''},
+      phases: [],
+      boundaries: [],
+      channels: [],
+      sampling: null,
+      energyNullReason: null,
+      warmup: null,
+      client: {eventLoopDelay: null, clientCpuS: null, pinning: null},
+      metrics: null,
+      warnings: [],
+    });
+    writeRunFiles(runDir, result, [], []);
+    return {status: 'failed', runDir, result, error: failure};
+  }
+
+  const stateDir = join(opts.projectRoot, '.lem-state');
+  mkdirSync(stateDir, {recursive: true});
+  await reapStaleServers(stateDir);
+
+  mkdirSync(runDir, {recursive: true});
+  emit({type: 'start', name: settings.name, runDir, backend: settings.backend});
+
+  const phases: PhaseRecord[] = [];
+  const boundaries: Boundary[] = [];
+  const records: RequestRecord[] = [];
+  const warnings: ResultWarning[] = [];
+  const warn = (w: ResultWarning) => {
+    warnings.push(w);
+    emit({type: 'warning', warning: w});
+  };
+  let server: RunningServer | null = null;
+  let sampler: Sampler | null = null;
+  let channels: ChannelInfo[] = [];
+  let samples: TimelineSample[] = [];
+  let samplerStats: {jitterMs: {p50: number; p99: number; max: number}; missedTicks: number} | null = null;
+  let pinning: Pinning | null = null;
+  let energyNullReason: string | null = null;
+  let baseUrl = '';
+  let serverArgv: string[] | null = null;
+  let failure: RunError | undefined;
+  let metrics: RunMetrics | null = null;
+  let warmupInfo: {mode: string; requests: number; converged: boolean | null; finalCv: number | null} | null = null;
+  const loopDelay = monitorEventLoopDelay({resolution: 5});
+  let clientCpuS: number | null = null;
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(opts.signal?.reason ?? new Error('interrupted'));
+  opts.signal?.addEventListener('abort', onOuterAbort, {once: true});
+  const agent = new Agent({keepAlive: true, maxSockets: Math.max(64, settings.workload.concurrency * 2)});
+  let nextId = 0;
+  // Set once teardown starts, so the server's own exit is not taken for a crash.
+  let stopping = false;
+
+  const boundary = async (label: string) => {
+    if (!sampler) return;
+    boundaries.push(await sampler.boundary(label));
+  };
+  const phase = async <T>(name: PhaseName, body: () => Promise<T>): Promise<T> => {
+    if (abort.signal.aborted) throw interruption();
+    emit({type: 'phase', phase: name, state: 'start'});
+    await boundary(`${name}:start`);
+    const startMs = msSince(t0Ns);
+    try {
+      return await body();
+    } finally {
+      await boundary(`${name}:end`).catch(() => undefined);
+      const endMs = msSince(t0Ns);
+      phases.push({name, startMs, endMs, durationMs: endMs - startMs});
+      emit({type: 'phase', phase: name, state: 'end'});
+    }
+  };
+  const interruption = () => runError('E_INTERRUPTED', 'the experiment was interrupted', [`lem experiment ${opts.experimentFile ?? '<file>'} to run it again`], 'interrupted');
+
+  try {
+    // ---------------------------------------------------------------- launch
+    const backend = resolved.backend;
+    const local = backend !== null;
+    pinning = local ? pinLem() : null;
+    const serverCpus = pinning?.serverCpus ?? [];
+    if (!local) {
+      const url = new URL(settings.base_url!);
+      baseUrl = settings.base_url!;
+      if (!isLoopbackHost(url.hostname)) {
+        energyNullReason = 'remote-endpoint';
+      } else {
+        const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+        const owner = listeningProcess(port, opts.meterRoots?.procRoot);
+        const meters = owner ? meterConfig(opts, owner.pgid, availableParallelism()) : [];
+        if (owner && meters.length) sampler = await startSampler({meters, intervalMs: settings.measure.sample_interval_ms, t0Ns: t0Ns.toString()});
+        else energyNullReason = owner ? 'no-meter' : 'endpoint-process-not-found';
+      }
+    } else {
+      // The sampler starts before the server so that launch energy is measured too; it learns the server's process group once it exists.
+      // Attributed vCPUs: the server's pinned set, else every CPU (it may use them all).
+      const meters = meterConfig(opts, 0, serverCpus.length || availableParallelism());
+      if (meters.length) sampler = await startSampler({meters, intervalMs: settings.measure.sample_interval_ms, t0Ns: t0Ns.toString()});
+      else energyNullReason = 'no-meter';
+    }
+    channels = sampler?.channels ?? [];
+
+    await phase('launch', async () => {
+      if (!backend) {
+        emit({type: 'phase', phase: 'launch', state: 'start', detail: `endpoint ${baseUrl}`});
+        return;
+      }
+      const port = await findFreePort();
+      const workdir = join(stateDir, 'work', `${settings.name}-${process.pid}-${port}`);
+      mkdirSync(workdir, {recursive: true});
+      const model = resolveModelPath(settings.model, opts.baseDir);
+      const spec: ServerSpec = backend.contribution.server(resolved.backendConfig, {
+        model,
+        port,
+        gpus: [],
+        workdir,
+        threads: Math.max(1, serverCpus.length),
+        runner: 'local',
+      });
+      serverArgv = spec.argv;
+      server = await launchLocalServer({
+        spec,
+        model,
+        stateDir,
+        workdir,
+        cpus: pinning?.applied ? serverCpus : undefined,
+        onLine: (line) => emit({type: 'server-line', line}),
+        signal: abort.signal,
+      });
+      serverArgv = server.argv;
+      baseUrl = `http://127.0.0.1:${spec.port}`;
+      sampler?.setPgid?.(server.pid);
+      // A server that dies mid-run aborts the workload at once instead of failing request by request.
+      void server.exited.then((exit) => {
+        if (!abort.signal.aborted && !stopping) abort.abort(serverDied(server!, exit));
+      });
+    });
+
+    const extras = settings.workload.fixed_output_length ? (backend ? (serverSpecExtras(resolved) ?? {}) : {ignore_eos: true}) : {};
+    const apiKey = settings.api_key_env ? (opts.env ?? process.env)[settings.api_key_env] : undefined;
+    const template: RequestTemplate = {
+      baseUrl,
+      api: settings.workload.api,
+      model: backend ? settings.model : settings.model,
+      maxTokens: settings.workload.max_output_tokens,
+      temperature: settings.workload.temperature,
+      seed: settings.workload.seed,
+      extras,
+      timeoutMs: settings.workload.request_timeout_s * 1000,
+      apiKey,
+      tokenizePath: backend ? '/tokenize' : undefined,
+    };
+
+    let measurePrompts: Prompt[] = prompts.map((p) => ({index: p.index, text: p.text}));
+    if ('max_input_tokens' in settings.dataset && settings.dataset.max_input_tokens !== undefined) {
+      measurePrompts = await truncateToTokens(measurePrompts, settings.dataset.max_input_tokens, tokenizerOf(baseUrl));
+    }
+
+    const progress = (name: PhaseName, target: number) => {
+      let sent = 0;
+      let done = 0;
+      let failed = 0;
+      let outputTokens = 0;
+      let lastEmitNs = 0n;
+      const push = (force = false) => {
+        const now = monoNs();
+        // At most 10 updates a second: the display cannot show more, and each costs the event loop.
+        if (!force && now - lastEmitNs < 100_000_000n) return;
+        lastEmitNs = now;
+        emit({type: 'progress', phase: name, sent, done, failed, outputTokens, target});
+      };
+      return {
+        onStart: () => {
+          sent++;
+          push();
+        },
+        onDone: (r: RequestRecord) => {
+          done++;
+          if (!r.ok) failed++;
+          outputTokens += r.outputTokens ?? 0;
+          records.push(r);
+          push(done === target);
+        },
+      };
+    };
+    const drive = async (name: PhaseName, list: Prompt[], mode: LoadMode) => {
+      const p = progress(name, list.length);
+      const result = await runWorkload({template, prompts: list, mode, phase: name, t0Ns, firstId: nextId, onStart: p.onStart, onDone: p.onDone, signal: abort.signal});
+      nextId += list.length;
+      if (abort.signal.aborted) throw abortReason(abort.signal);
+      return result;
+    };
+
+    // ---------------------------------------------------------------- warmup
+    const concurrency = settings.workload.concurrency;
+    await phase('warmup', async () => {
+      const w = settings.warmup;
+      const fixed = measurePrompts[0]!;
+      if (w.mode === 'fixed') {
+        const n = Math.max(w.requests, concurrency);
+        await drive('warmup', Array.from({length: n}, (_, i) => measurePrompts[i % measurePrompts.length]!), {kind: 'closed', concurrency});
+        warmupInfo = {mode: 'fixed', requests: n, converged: null, finalCv: null};
+        return;
+      }
+      // Convergence: one request at a time on one fixed prompt until per-request ITL settles.
+      const itls: number[] = [];
+      let cv: number | null = null;
+      let converged = false;
+      const p = progress('warmup', w.max_requests);
+      while (itls.length < w.max_requests) {
+        p.onStart();
+        const r = await sendRequest(template, fixed, {t0Ns, id: nextId++, phase: 'warmup', scheduledMs: msSince(t0Ns), agent, signal: abort.signal});
+        p.onDone(r);
+        if (abort.signal.aborted) throw abortReason(abort.signal);
+        const itl = requestMetrics(r).itlMs;
+        if (r.ok && itl !== null) itls.push(itl);
+        else if (!r.ok && itls.length === 0 && records.filter((x) => x.phase === 'warmup' && !x.ok).length >= 3) break;
+        if (itls.length >= Math.max(w.min_requests, w.window)) {
+          cv = coefficientOfVariation(itls.slice(-w.window));
+          if (cv < w.cv_threshold) {
+            converged = true;
+            break;
+          }
+        }
+      }
+      if (itls.length < concurrency) {
+        const extra = concurrency - itls.length;
+        await drive('warmup', Array.from({length: extra}, () => fixed), {kind: 'closed', concurrency});
+      }
+      warmupInfo = {mode: 'convergence', requests: records.filter((r) => r.phase === 'warmup').length, converged, finalCv: cv};
+      if (!converged) warn({code: 'W_WARMUP_NOT_CONVERGED', message: `warm-up stopped after ${w.max_requests} requests without ITL settling (last CV ${cv === null ? 'n/a' : (cv * 100).toFixed(1)} % ≥ ${w.cv_threshold * 100} %)`});
+    });
+
+    const warmupRecords = records.filter((r) => r.phase === 'warmup');
+    if (warmupRecords.length > 0 && warmupRecords.every((r) => !r.ok)) {
+      // Nothing works: say why now rather than after a measure phase of failures.
+      const first = warmupRecords[0]!.error;
+      throw runError('E_WARMUP_FAILED', `every warm-up request failed: ${first?.kind ?? 'error'}: ${first?.message ?? 'unknown'}`, [
+        backend ? 'read the server output in result.json (failure.serverOutput)' : `check that ${baseUrl} is up and serves the model "${settings.model}"`,
+      ], 'runtime');
+    }
+
+    // ---------------------------------------------------------------- idle
+    await phase('idle', async () => {
+      await sleep(settings.measure.baseline_s * 1000, undefined, {signal: abort.signal}).catch(() => {
+        throw abortReason(abort.signal);
+      });
+    });
+
+    // ---------------------------------------------------------------- rewarm + measure
+    await phase('rewarm', () => drive('rewarm', Array.from({length: concurrency}, (_, i) => measurePrompts[i % measurePrompts.length]!), {kind: 'closed', concurrency}));
+    const rate = settings.workload.request_rate;
+    const mode: LoadMode = rate === undefined ? {kind: 'closed', concurrency} : rate === 'inf' ? {kind: 'burst'} : {kind: 'open', ratePerS: rate, seed: settings.workload.seed};
+    let workload: Awaited<ReturnType<typeof drive>> | null = null;
+    const cpuBefore = process.cpuUsage();
+    loopDelay.enable();
+    await phase('measure', async () => {
+      workload = await drive('measure', measurePrompts, mode);
+    });
+    loopDelay.disable();
+    const cpu = process.cpuUsage(cpuBefore);
+    clientCpuS = (cpu.user + cpu.system) / 1e6;
+    void workload;
+  } catch (error) {
+    failure = toRunError(error, server);
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+    // ---------------------------------------------------------------- teardown
+    stopping = true;
+    const teardownStartMs = msSince(t0Ns);
+    emit({type: 'phase', phase: 'teardown', state: 'start'});
+    try {
+      if (server) await (server as RunningServer).stop();
+    } catch (error) {
+      failure ??= toRunError(error, server);
+    }
+    agent.destroy();
+    if (sampler) {
+      try {
+        boundaries.push(await sampler.boundary('teardown:end'));
+        const stopped = await sampler.stop();
+        samples = stopped.samples;
+        samplerStats = {jitterMs: stopped.jitterMs, missedTicks: stopped.missedTicks};
+      } catch (error) {
+        failure ??= toRunError(error, null);
+      }
+    }
+    if (pinning?.applied) unpinLem([...pinning.lemCpus, ...pinning.serverCpus].sort((a, b) => a - b));
+    const teardownEndMs = msSince(t0Ns);
+    phases.push({name: 'teardown', startMs: teardownStartMs, endMs: teardownEndMs, durationMs: teardownEndMs - teardownStartMs});
+    emit({type: 'phase', phase: 'teardown', state: 'end'});
+  }
+
+  // ---------------------------------------------------------------- figures
+  const measured = records.filter((r) => r.phase === 'measure');
+  if (measured.length > 0) {
+    metrics = computeMetrics({
+      records: measured,
+      energy: energyOf('measure', boundaries, channels, energyNullReason),
+      idle: idleInput(phases, boundaries, channels, energyNullReason),
+      samples,
+    });
+    if (!failure && metrics.requests.failedFraction > MAX_FAILED_FRACTION) {
+      failure = runError(
+        'E_REQUESTS_FAILED',
+        `${metrics.requests.failed} of ${metrics.requests.sent} measured requests failed (${(metrics.requests.failedFraction * 100).toFixed(1)} % > ${MAX_FAILED_FRACTION * 100} %)`,
+        ['look at requests.jsonl in the result folder for the errors; raise workload.request_timeout_s if they timed out'],
+        'runtime',
+      );
+    }
+  }
+  const loop = loopDelay.count > 0 ? {p50Ms: loopDelay.percentile(50) / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6} : null;
+  for (const w of deriveWarnings({metrics, settings, samples, channels, loop, records: measured})) warn(w);
+
+  const result = buildResult({
+    status: failure ? 'failed' : 'completed',
+    failure: failure
+      ? {
+          category: failure.category,
+          code: failure.code,
+          message: failure.message,
+          try: failure.try,
+          // A launch that failed has no server object: its last lines travel in the error's details.
+          serverOutput: (server as RunningServer | null)?.outputTail() ?? (failure.details ?? []).map((d) => d.message),
+        }
+      : null,
+    resolved,
+    experimentFile: opts.experimentFile ?? null,
+    anchor,
+    environment: environmentInfo(),
+    server: {backend: settings.backend, plugin: resolved.backend ? `${resolved.backend.plugin.name}@${resolved.backend.plugin.version}` : null, argv: serverArgv, baseUrl},
+    phases,
+    boundaries,
+    channels,
+    sampling: samplerStats ? {intervalMs: settings.measure.sample_interval_ms, samples: samples.length, ...samplerStats} : null,
+    energyNullReason,
+    warmup: warmupInfo,
+    client: {eventLoopDelay: loop, clientCpuS, pinning},
+    metrics,
+    warnings,
+  });
+  writeRunFiles(runDir, result, records, samples);
+  return {status: failure ? 'failed' : 'completed', runDir, result, error: failure};
+}
+
+function coefficientOfVariation(values: number[]): number {
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  if (mean === 0) return Infinity;
+  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1);
+  return Math.sqrt(variance) / mean;
+}
+
+function resolveModelPath(model: string, baseDir: string): string {
+  // A path-looking model is relative to the experiment file; a hub id (org/name) is left alone.
+  if (model.startsWith('/') || model.startsWith('.') || /\.gguf$/i.test(model)) return resolve(baseDir, model);
+  return model;
+}
+
+function serverSpecExtras(resolved: ResolvedExperiment): Record<string, unknown> | undefined {
+  // requestExtras come from the spec; computing it needs a context, so ask with a placeholder one.
+  const b = resolved.backend!;
+  return b.contribution.server(resolved.backendConfig, {model: resolved.settings.model, port: 1, gpus: [], workdir: '/', threads: 1, runner: 'local'}).requestExtras;
+}
+
+function tokenizerOf(baseUrl: string) {
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(new URL(path, baseUrl), {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)});
+    if (!res.ok) throw runError('E_TOKENIZE_FAILED', `${path} answered ${res.status}`, ['check that the backend serves a llama.cpp-style tokenizer'], 'runtime');
+    return res.json() as Promise<Record<string, unknown>>;
+  };
+  return {
+    tokenize: async (text: string) => (await post('/tokenize', {content: text})).tokens as number[],
+    detokenize: async (tokens: number[]) => (await post('/detokenize', {tokens})).content as string,
+  };
+}
+
+function abortReason(signal: AbortSignal): RunError {
+  const reason = signal.reason as unknown;
+  if (isRunError(reason)) return reason;
+  return runError('E_INTERRUPTED', 'the experiment was interrupted', ['run it again'], 'interrupted');
+}
+
+function serverDied(server: RunningServer, exit: {code: number | null; signal: string | null}): RunError {
+  const tail = server.outputTail();
+  const resource = tail.some((l) => /out of memory|failed to allocate|OOM/i.test(l));
+  return runError(
+    'E_SERVER_DIED',
+    `the server exited during the run (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`})`,
+    ['read the server output below; the run is recorded as failed'],
+    resource ? 'resource' : 'runtime',
+    tail.slice(-20).map((line) => ({message: line})),
+  );
+}
+
+function toRunError(error: unknown, server: RunningServer | null): RunError {
+  if (isRunError(error)) return error;
+  if (isCodedError(error)) {
+    const category: FailureCategory = error.exitCode === 2 ? 'config' : error.exitCode === 130 ? 'interrupted' : 'runtime';
+    return Object.assign(error, {category});
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return runError('E_RUN_FAILED', message, ['run again with --verbose'], 'runtime', server?.outputTail().slice(-20).map((line) => ({message: line})), error);
+}
+
+function findBoundary(boundaries: Boundary[], label: string): Boundary | undefined {
+  return boundaries.find((b) => b.label === label);
+}
+
+export function energyOf(phaseName: PhaseName, boundaries: Boundary[], channels: ChannelInfo[], nullReason: string | null): PhaseEnergyInput {
+  if (nullReason) return {energyJ: null, uncertaintyJ: null, estimated: false, channels: [], reason: nullReason};
+  const start = findBoundary(boundaries, `${phaseName}:start`);
+  const end = findBoundary(boundaries, `${phaseName}:end`);
+  if (!start || !end || channels.length === 0) return {energyJ: null, uncertaintyJ: null, estimated: false, channels: [], reason: 'no-meter'};
+  const e = phaseEnergy(start, end, channels);
+  return {energyJ: e.energyJ, uncertaintyJ: e.uncertaintyJ, estimated: e.estimated, channels: e.channels, ...(e.energyJ === null ? {reason: e.reason ?? 'invalid-counter'} : {})};
+}
+
+export function idleInput(phases: PhaseRecord[], boundaries: Boundary[], channels: ChannelInfo[], nullReason: string | null) {
+  const idle = phases.find((p) => p.name === 'idle');
+  if (!idle || idle.durationMs <= 0) return null;
+  const s = findBoundary(boundaries, 'idle:start');
+  const e = findBoundary(boundaries, 'idle:end');
+  return {energy: energyOf('idle', boundaries, channels, nullReason), durationS: s && e ? (e.atMs - s.atMs) / 1000 : idle.durationMs / 1000};
+}
+
+export function deriveWarnings(input: {
+  metrics: RunMetrics | null;
+  settings: ResolvedExperiment['settings'];
+  samples: TimelineSample[];
+  channels: ChannelInfo[];
+  loop: {p50Ms: number; p99Ms: number; maxMs: number} | null;
+  records: RequestRecord[];
+}): ResultWarning[] {
+  const out: ResultWarning[] = [];
+  const m = input.metrics;
+  if (!m) return out;
+  if (m.window.durationS < 10) out.push({code: 'W_SHORT_WINDOW', message: `the measure window is ${m.window.durationS.toFixed(2)} s (< 10 s): energy quantisation and start-up effects weigh more`});
+  const ticks = new Set(input.samples.filter((s) => s.scheduledMs >= m.window.startMs && s.scheduledMs <= m.window.endMs).map((s) => s.scheduledMs)).size;
+  if (input.channels.length > 0 && ticks < 10) out.push({code: 'W_FEW_SAMPLES', message: `only ${ticks} meter samples fall in the measure window (< 10)`});
+  if (m.energy.available && m.energy.estimated) out.push({code: 'W_ENERGY_ESTIMATED', message: 'energy is estimated from CPU time with a per-vCPU power model, not measured by a counter'});
+  if (m.requests.failed > 0) out.push({code: 'W_FAILED_REQUESTS', message: `${m.requests.failed} of ${m.requests.sent} measured requests failed (${(m.requests.failedFraction * 100).toFixed(1)} %); they are excluded from the figures`});
+  const maxTokens = input.settings.workload.max_output_tokens;
+  if (m.tokens.meanOutput !== null && m.tokens.meanOutput < 0.95 * maxTokens) {
+    out.push({code: 'W_SHORT_OUTPUTS', message: `mean output is ${m.tokens.meanOutput.toFixed(1)} tokens, below 95 % of max_output_tokens (${maxTokens}): per-token figures compare poorly across configurations`});
+  }
+  if (m.tokens.output === null) out.push({code: 'W_NO_TOKEN_COUNTS', message: 'the server gave no token counts (no usage, no tokenize path): per-token figures are null'});
+  if (input.loop) {
+    const itl = m.itlMs?.p50 ?? null;
+    if (input.loop.p99Ms > 5 || (itl !== null && input.loop.p99Ms > 0.1 * itl)) {
+      out.push({code: 'W_EVENT_LOOP_LAG', message: `lem's event-loop delay p99 was ${input.loop.p99Ms.toFixed(2)} ms during measure${itl !== null ? ` (median ITL ${itl.toFixed(2)} ms)` : ''}: client timing may be inflated`});
+    }
+  }
+  return out;
+}

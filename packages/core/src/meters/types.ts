@@ -1,0 +1,89 @@
+/**
+ * Meters: what a channel is, what a meter does, and the serialisable configuration the sampler's
+ * worker thread is created from. Reads and samples are the shared records of `measure/types.ts`.
+ */
+import type {MeterRead} from '../measure/types.js';
+
+/**
+ * One measured quantity of one meter (a RAPL zone, an estimate, later a GPU).
+ *
+ * - `counter`: every read carries a cumulative `energyJ` (wraps unfolded); phase energy is the
+ *   difference of two boundary reads. `powerW` on a read is the mean power since the previous read.
+ * - `power`: reads carry only `powerW`; energy comes from integrating the timeline.
+ */
+export interface ChannelInfo {
+  /** Meter id: `rapl`, `cpu-estimate`, … */
+  meter: string;
+  /** Zone or device within the meter, e.g. `package-0`, `package-0/dram`, `server`. */
+  channel: string;
+  kind: 'counter' | 'power';
+  /** True when the figures come from a model rather than a hardware counter. */
+  estimated: boolean;
+  /** Where the numbers come from, in words (a file, a model and its coefficients' source). */
+  source: string;
+  /**
+   * How often the underlying source changes, ms: the quantisation of a boundary read, used in
+   * each edge's uncertainty (DESIGN §5: read time + update period × power).
+   */
+  updatePeriodMs: number;
+  /**
+   * The channel whose energy already contains this one (e.g. `package-0/core` is part of
+   * `package-0`). Totals add only channels without `partOf`, so nothing is counted twice.
+   */
+  partOf?: string;
+}
+
+/**
+ * A meter as the sampler drives it, inside one thread: reads are sequential, so a meter may keep
+ * state between reads (last raw value for wraps, last CPU times for an estimate).
+ */
+export interface Meter {
+  readonly channels: ChannelInfo[];
+  /**
+   * Reads every channel now. Each read is timestamped just before and just after its own source
+   * was read, in ms since `t0Ns`. Throws only when the meter as a whole cannot be read.
+   */
+  read(t0Ns: bigint): MeterRead[];
+  close?(): void;
+}
+
+export interface RaplMeterConfig {
+  kind: 'rapl';
+  /** powercap root, default `/sys/class/powercap`. */
+  root?: string;
+}
+
+export interface CpuEstimateMeterConfig {
+  kind: 'cpu-estimate';
+  /** procfs root, default `/proc`. */
+  procRoot?: string;
+  /** The server's process group; ≤ 0 before the server exists (idle share only). */
+  pgid: number;
+  /** vCPUs allocated to the server: its pinned set, else every vCPU of the machine. */
+  cpus: number;
+  idleWPerVcpu?: number;
+  maxWPerVcpu?: number;
+  /** USER_HZ, the unit of `/proc/<pid>/stat` CPU times; 100 on every mainstream Linux. */
+  clockTicksPerS?: number;
+}
+
+export type MeterConfig = RaplMeterConfig | CpuEstimateMeterConfig;
+
+/** What the sampler's worker is created from; plain data (it crosses a thread boundary). */
+export interface SamplerConfig {
+  meters: MeterConfig[];
+  /** Δ of the absolute schedule t0 + k·Δ, ms. Default 100. */
+  intervalMs?: number;
+  /** The run origin, `process.hrtime.bigint()` as a decimal string. */
+  t0Ns: string;
+}
+
+/** Stable codes of meter and sampler errors. */
+export const MeterErrorCodes = {
+  /** A configured meter cannot be read on this machine (no zones, no permission). */
+  unavailable: 'E_METER_UNAVAILABLE',
+  /** The sampler's worker thread failed or was used after stop. */
+  sampler: 'E_SAMPLER',
+  /** A timeline.csv is malformed. */
+  timelineCsv: 'E_TIMELINE_CSV',
+} as const;

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Meter overhead: output tokens/s of the same experiment with the meters on and off, on the tiny
+// model, interleaved (on, off, on, off, …) so drift hits both alike. Prints JSON with the median
+// of each and their ratio (on ÷ off; 1.00 = no overhead).
+import {spawnSync} from 'node:child_process';
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {fileURLToPath} from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const lem = join(root, 'packages/cli/bin/run.js');
+const work = mkdtempSync(join(tmpdir(), 'lem-bench-meters-'));
+const env = {...process.env, LEM_DATA_DIR: join(work, 'data'), LEM_CACHE_DIR: join(work, 'cache'), LEM_CONFIG_DIR: join(work, 'config')};
+const reps = Number(process.env.REPS ?? 3);
+
+const run = (args) => {
+  const r = spawnSync(process.execPath, [lem, ...args], {cwd: work, env, encoding: 'utf8'});
+  if (r.status !== 0) throw new Error(`lem ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return r.stdout;
+};
+run(['llamacpp', 'tiny-model', join(work, 'tiny.gguf')]);
+const base = `model: tiny.gguf
+dataset: {kind: builtin, n_prompts: 120, max_input_tokens: 64}
+workload: {concurrency: 1, max_output_tokens: 128}
+warmup: {mode: fixed, requests: 10}
+measure: {baseline_s: 1}
+llamacpp: {threads: 1, parallel: 1}
+`;
+writeFileSync(join(work, 'on.yaml'), `name: meters-on\n${base}`);
+writeFileSync(join(work, 'off.yaml'), `name: meters-off\n${base.replace('measure: {baseline_s: 1}', 'measure: {baseline_s: 1, meters: []}')}`);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const tokensPerS = {on: [], off: []};
+let meters = null;
+for (let i = 0; i < reps; i++) {
+  for (const which of ['on', 'off']) {
+    const out = JSON.parse(run(['experiment', `${which}.yaml`, '--json']));
+    const result = JSON.parse(readFileSync(join(out.runDir, 'result.json'), 'utf8'));
+    tokensPerS[which].push(result.metrics.outputTokensPerS);
+    if (which === 'on') meters = result.meters.channels.map((c) => c.meter);
+  }
+}
+const on = median(tokensPerS.on);
+const off = median(tokensPerS.off);
+console.log(JSON.stringify({meters, repetitions: reps, outputTokensPerS: {on: Math.round(on), off: Math.round(off), runsOn: tokensPerS.on.map(Math.round), runsOff: tokensPerS.off.map(Math.round)}, ratioOnOff: Number((on / off).toFixed(3))}, null, 2));
