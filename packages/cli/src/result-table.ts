@@ -1,5 +1,5 @@
 import type {ExperimentResult} from '@lem/core';
-import {bold, red, yellow} from './render.js';
+import {bold, dim, red, yellow} from './render.js';
 import {table} from './render.js';
 
 const n = (v: number | null | undefined, digits = 2, unit = '') => (v === null || v === undefined || Number.isNaN(v) ? '—' : `${v.toFixed(digits)}${unit}`);
@@ -38,6 +38,8 @@ export function renderResultTable(result: ExperimentResult): string {
     rows.push(['energy', `null (${e.reason})`]);
   }
   lines.push(table(['FIGURE', 'VALUE'], rows));
+  // The names that mean different things in different tools, defined where the numbers are.
+  for (const key of ['itlMs', 'energyJ', 'idleAdjustedEnergyJ']) if (result.definitions[key]) lines.push(dim(result.definitions[key]!));
   for (const w of result.warnings) lines.push(yellow(`warning ${w.code}: ${w.message}`));
   return lines.join('\n');
 }

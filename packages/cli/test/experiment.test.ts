@@ -263,4 +263,75 @@ describe('bad input and failures', () => {
     }
     expect(alive).toBe(false);
   });
+
+  it('an uncached hub dataset fails before anything launches, naming both ways out', () => {
+    const run = lem(['experiment', experiment('hub', `dataset:\n  kind: aienergyscore\n  n_prompts: 10\n${FAST}`)], {home: freshHome(), cwd: dir});
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('E_DATASET_NOT_CACHED');
+    expect(run.stderr).toMatch(/Try: .*lem datasets fetch aienergyscore/);
+    expect(run.stderr).toMatch(/Try: .*kind: builtin/);
+    expect(serverProcesses()).toEqual([]);
+  });
+
+  it('Ctrl+C stops the experiment and its server, records it as interrupted, and exits 130', async () => {
+    const cwd = join(dir, 'sigint-project');
+    mkdirSync(join(cwd, '.lem-state'), {recursive: true});
+    const file = experiment('sigint', `dataset:\n  kind: builtin\n  n_prompts: 10\n${FAST.replace('baseline_s: 0.5', 'baseline_s: 30')}`);
+    const child = spawn(process.execPath, [LEM_BIN, 'experiment', file, '--quiet'], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache')}});
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const serversDir = join(cwd, '.lem-state', 'servers');
+    let pid: number | undefined;
+    for (let i = 0; i < 100 && pid === undefined; i++) {
+      await sleep(100);
+      const files = existsSync(serversDir) ? readdirSync(serversDir).filter((f) => f.endsWith('.json')) : [];
+      if (files[0]) pid = (JSON.parse(readFileSync(join(serversDir, files[0]), 'utf8')) as {pid: number}).pid;
+    }
+    expect(pid).toBeDefined();
+    await sleep(1500); // into the 30 s idle baseline
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(() => process.kill(pid!, 0)).toThrow();
+    const runDir = join(cwd, 'results', readdirSync(join(cwd, 'results')).find((d) => d.startsWith('sigint-'))!);
+    expect(readResult(runDir).failure).toMatchObject({category: 'interrupted'});
+  });
 });
+
+describe('backend: openai', () => {
+  it('measures an endpoint already running on loopback, attributing CPU energy to the process that listens', async () => {
+    const server = spawn(process.execPath, [LEM_BIN, 'llamacpp', 'serve', '--model', model, '--port', '0', '--threads', '1'], {env: {...process.env, LEM_DATA_DIR: join(home, 'data')}});
+    try {
+      const base = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        server.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /listening on (http:\/\/\S+)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        server.on('exit', () => reject(new Error(`server exited: ${out}`)));
+      });
+      // Short prompts from a file: lem cannot truncate through an endpoint it did not start (no tokenizer path).
+      writeFileSync(join(dir, 'short.txt'), Array.from({length: 8}, (_, i) => `Say something about the number ${i}.`).join('\n'));
+      const file = join(dir, 'endpoint.yaml');
+      writeFileSync(file, `name: endpoint\nbackend: openai\nbase_url: ${base}/v1\nmodel: tiny\ndataset:\n  kind: file\n  path: short.txt\nworkload:\n  max_output_tokens: 8\n${FAST.replace(/llamacpp:[\s\S]*$/, '')}`);
+      const run = lem(['experiment', file, '--json'], {home, cwd: dir});
+      expect(run.status, run.stderr).toBe(0);
+      const result = readResult(runDirOf(run.stdout));
+      expect(result.metrics!.requests.ok).toBe(8);
+      expect(result.metrics!.energy).toMatchObject({available: true, estimated: true});
+      // No runner: nothing of lem's was pinned or started.
+      expect(result.client.pinning).toBeNull();
+    } finally {
+      server.kill('SIGKILL');
+    }
+  });
+
+  it('refuses base_url for a backend lem starts, and requires it for openai', () => {
+    const a = lem(['config', 'validate', experiment('baseurl', 'base_url: http://127.0.0.1:1/v1\n')], {home, cwd: dir});
+    expect(a.status).toBe(2);
+    expect(a.stderr).toContain('base_url is for `backend: openai`');
+    const b = lem(['config', 'validate', experiment('nourl', 'backend: openai\n')], {home, cwd: dir});
+    expect(b.status).toBe(2);
+    expect(b.stderr).toContain('needs base_url');
+  });
+});
+
