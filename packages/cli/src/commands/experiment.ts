@@ -4,6 +4,7 @@ import {
   configError,
   ExitCode,
   formatSource,
+  killAllServersNow,
   loadYamlFile,
   parseSetFlag,
   resolveExperiment,
@@ -83,6 +84,8 @@ export default class Experiment extends LemCommand<typeof Experiment> {
     };
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
     for (const s of signals) process.on(s, onSignal);
+    // However lem ends (a second Ctrl+C exits at once), no server of this process outlives it.
+    process.on('exit', killAllServersNow);
 
     const display = new PhaseDisplay({quiet: this.flags.quiet || this.jsonEnabled(), verbose: this.flags.verbose});
     const onEvent = (e: ExperimentEvent) => display.handle(e);

@@ -242,6 +242,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
         workdir,
         cpus: pinning?.applied ? serverCpus : undefined,
         onLine: (line) => emit({type: 'server-line', line}),
+        onWarning: (message) => warn({code: 'W_RUNNER', message}),
         signal: abort.signal,
       });
       serverArgv = server.argv;
