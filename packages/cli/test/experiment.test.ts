@@ -53,6 +53,25 @@ function serverProcesses(): string[] {
   return r.stdout.split('\n').filter((l) => l.includes(dir));
 }
 
+/** Starts `lem` in its own project folder and waits until its server's pid file appears. */
+async function startUntilServer(args: string[], project: string) {
+  const cwd = join(dir, project);
+  mkdirSync(join(cwd, '.lem-state'), {recursive: true}); // its own project root
+  const child = spawn(process.execPath, [LEM_BIN, ...args], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache')}});
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const serversDir = join(cwd, '.lem-state', 'servers');
+  let pid: number | undefined;
+  for (let i = 0; i < 100 && pid === undefined; i++) {
+    await sleep(100);
+    const files = existsSync(serversDir) ? readdirSync(serversDir).filter((f) => f.endsWith('.json')) : [];
+    if (files[0]) pid = (JSON.parse(readFileSync(join(serversDir, files[0]), 'utf8')) as {pid: number}).pid;
+  }
+  if (pid === undefined) throw new Error('the server never started');
+  return {child, cwd, pid, exited, stdout: () => stdout};
+}
+
 const FAST = `warmup:\n  mode: fixed\n  requests: 2\nmeasure:\n  baseline_s: 0.5\n  sample_interval_ms: 50\nllamacpp:\n  threads: 1\n`;
 
 beforeAll(async () => {
@@ -214,25 +233,12 @@ describe('bad input and failures', () => {
 
   it('a server killed mid-run fails the run (E_SERVER_DIED) and lem exits 1', async () => {
     const file = experiment('killed', `dataset:\n  kind: builtin\n  n_prompts: 100\n  max_input_tokens: 32\nworkload:\n  concurrency: 1\n  max_output_tokens: 200\n${FAST.replace('baseline_s: 0.5', 'baseline_s: 1')}`);
-    const cwd = join(dir, 'killed-project');
-    mkdirSync(join(cwd, '.lem-state'), {recursive: true}); // its own project root
-    const child = spawn(process.execPath, [LEM_BIN, 'experiment', file, '--json'], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache')}});
-    let stdout = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const serversDir = join(cwd, '.lem-state', 'servers');
-    let pid: number | undefined;
-    for (let i = 0; i < 100 && pid === undefined; i++) {
-      await sleep(100);
-      const files = existsSync(serversDir) ? readdirSync(serversDir).filter((f) => f.endsWith('.json')) : [];
-      if (files[0]) pid = (JSON.parse(readFileSync(join(serversDir, files[0]), 'utf8')) as {pid: number}).pid;
-    }
-    expect(pid).toBeDefined();
+    const {cwd, pid, exited, stdout} = await startUntilServer(['experiment', file, '--json'], 'killed-project');
     await sleep(2500); // into the measure phase (launch + warm-up + 1 s idle)
-    process.kill(pid!, 'SIGKILL');
+    process.kill(pid, 'SIGKILL');
     const code = await exited;
     expect(code).toBe(1);
-    const json = JSON.parse(stdout) as {error: {code: string}};
+    const json = JSON.parse(stdout()) as {error: {code: string}};
     expect(json.error.code).toBe('E_SERVER_DIED');
     const runDir = join(cwd, 'results', readdirSync(join(cwd, 'results')).find((d) => d.startsWith('killed-'))!);
     expect(readResult(runDir).failure).toMatchObject({code: 'E_SERVER_DIED', category: 'runtime'});
@@ -240,23 +246,13 @@ describe('bad input and failures', () => {
 
   it('kill -9 of lem leaves no server behind', async () => {
     const file = experiment('kill9', `dataset:\n  kind: builtin\n  n_prompts: 100\nworkload:\n  max_output_tokens: 100\n${FAST.replace('baseline_s: 0.5', 'baseline_s: 30')}`);
-    const cwd = join(dir, 'k9-project');
-    mkdirSync(join(cwd, '.lem-state'), {recursive: true}); // its own project root
-    const child = spawn(process.execPath, [LEM_BIN, 'experiment', file, '--quiet'], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache')}});
-    const serversDir = join(cwd, '.lem-state', 'servers');
-    let pid: number | undefined;
-    for (let i = 0; i < 100 && pid === undefined; i++) {
-      await sleep(100);
-      const files = existsSync(serversDir) ? readdirSync(serversDir).filter((f) => f.endsWith('.json')) : [];
-      if (files[0]) pid = (JSON.parse(readFileSync(join(serversDir, files[0]), 'utf8')) as {pid: number}).pid;
-    }
-    expect(pid).toBeDefined();
+    const {child, pid} = await startUntilServer(['experiment', file, '--quiet'], 'k9-project');
     child.kill('SIGKILL');
     let alive = true;
     for (let i = 0; i < 50 && alive; i++) {
       await sleep(100);
       try {
-        process.kill(pid!, 0);
+        process.kill(pid, 0);
       } catch {
         alive = false;
       }
@@ -274,23 +270,12 @@ describe('bad input and failures', () => {
   });
 
   it('Ctrl+C stops the experiment and its server, records it as interrupted, and exits 130', async () => {
-    const cwd = join(dir, 'sigint-project');
-    mkdirSync(join(cwd, '.lem-state'), {recursive: true});
     const file = experiment('sigint', `dataset:\n  kind: builtin\n  n_prompts: 10\n${FAST.replace('baseline_s: 0.5', 'baseline_s: 30')}`);
-    const child = spawn(process.execPath, [LEM_BIN, 'experiment', file, '--quiet'], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache')}});
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const serversDir = join(cwd, '.lem-state', 'servers');
-    let pid: number | undefined;
-    for (let i = 0; i < 100 && pid === undefined; i++) {
-      await sleep(100);
-      const files = existsSync(serversDir) ? readdirSync(serversDir).filter((f) => f.endsWith('.json')) : [];
-      if (files[0]) pid = (JSON.parse(readFileSync(join(serversDir, files[0]), 'utf8')) as {pid: number}).pid;
-    }
-    expect(pid).toBeDefined();
+    const {child, cwd, pid, exited} = await startUntilServer(['experiment', file, '--quiet'], 'sigint-project');
     await sleep(1500); // into the 30 s idle baseline
     child.kill('SIGINT');
     expect(await exited).toBe(130);
-    expect(() => process.kill(pid!, 0)).toThrow();
+    expect(() => process.kill(pid, 0)).toThrow();
     const runDir = join(cwd, 'results', readdirSync(join(cwd, 'results')).find((d) => d.startsWith('sigint-'))!);
     expect(readResult(runDir).failure).toMatchObject({category: 'interrupted'});
   });

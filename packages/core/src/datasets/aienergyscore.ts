@@ -16,9 +16,10 @@
  * fsync of the folder): a manifest exists only beside a complete, verified file. Loading checks
  * the sha256 against the manifest, so a damaged cache is refused rather than measured.
  */
-import {createHash, randomBytes} from 'node:crypto';
-import {mkdir, open, readFile, rename, rm, stat} from 'node:fs/promises';
-import {dirname, join} from 'node:path';
+import {createHash} from 'node:crypto';
+import {mkdir, readFile, stat} from 'node:fs/promises';
+import {writeFileAtomic} from '../fs-atomic.js';
+import {join} from 'node:path';
 import {parquetMetadata, parquetReadObjects, parquetSchema} from 'hyparquet';
 import {z} from 'zod';
 import {configError, type CodedError} from '../errors.js';
@@ -269,8 +270,8 @@ export async function fetchAienergyscore(options: FetchAienergyscoreOptions): Pr
     fetchedAt: new Date().toISOString(),
   };
   await mkdir(paths.dir, {recursive: true});
-  await writeAtomic(paths.data, bytes);
-  await writeAtomic(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
+  writeFileAtomic(paths.data, bytes);
+  writeFileAtomic(paths.manifest, `${JSON.stringify(manifest, null, 2)}\n`);
   return {manifest, path: paths.data, alreadyCached: false};
 }
 
@@ -334,26 +335,3 @@ function describeNetworkError(error: unknown): string {
   return cause ? `${e.message ?? 'network error'} (${cause})` : (e.message ?? String(error));
 }
 
-/** Temp file in the same folder, fsync, rename, fsync of the folder: never a half-written file. */
-async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  const temp = join(dirname(path), `.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'w', 0o644);
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, {force: true});
-    throw error;
-  }
-  const dir = await open(dirname(path), 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
-}
