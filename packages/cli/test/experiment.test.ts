@@ -31,7 +31,7 @@ interface Result {
   client: {pinning: {applied: boolean; lemCpus: number[]; serverCpus: number[]} | null; eventLoopDelay: {p99Ms: number} | null; clientCpuS: number | null};
   warnings: Array<{code: string}>;
   notes: string[];
-  phases: Array<{name: string}>;
+  phases: Array<{name: string; energy?: {energyJ: number | null}}>;
 }
 
 function experiment(name: string, body: string): string {
@@ -111,6 +111,9 @@ describe('lem experiment on the embedded llama.cpp server', () => {
     expect(result.warnings.map((w) => w.code)).toEqual(expect.arrayContaining(['W_SHORT_WINDOW', 'W_ENERGY_ESTIMATED']));
     expect(result.notes.join(' ')).toMatch(/no confidence interval/);
     expect(result.phases.map((p) => p.name)).toEqual(['launch', 'warmup', 'idle', 'rewarm', 'measure', 'teardown']);
+    // Each phase carries its own energy from its boundary reads; the measure phase's is the window's.
+    for (const p of result.phases) expect(p.energy?.energyJ, p.name).toBeGreaterThan(0);
+    expect(result.phases.find((p) => p.name === 'measure')!.energy!.energyJ).toBe(m.energy.energyJ);
     expect(result.settings.find((s) => s.key === 'workload.concurrency')).toMatchObject({value: 1});
 
     const lines = readFileSync(join(runDir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {phase: string});

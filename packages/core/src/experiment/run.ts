@@ -387,6 +387,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     stopping = true;
     const teardownStartMs = msSince(t0Ns);
     emit({type: 'phase', phase: 'teardown', state: 'start'});
+    await boundary('teardown:start').catch(() => undefined); // a broken sampler is reported when it stops
     try {
       if (server) await (server as RunningServer).stop();
     } catch (error) {
@@ -449,7 +450,8 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     anchor,
     environment: environmentInfo(),
     server: {backend: settings.backend, plugin: resolved.backend ? `${resolved.backend.plugin.name}@${resolved.backend.plugin.version}` : null, argv: serverArgv, baseUrl},
-    phases,
+    // Every phase's energy, from its own boundary reads (launch and teardown included).
+    phases: phases.map((p) => ({...p, energy: energyOf(p.name, boundaries, channels, energyNullReason)})),
     boundaries,
     channels,
     sampling: samplerStats ? {intervalMs: settings.measure.sample_interval_ms, samples: samples.length, ...samplerStats} : null,

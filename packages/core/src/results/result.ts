@@ -11,7 +11,7 @@ import type {ResolvedExperiment, Setting} from '../config/resolve.js';
 import type {Boundary, ClockAnchor, PhaseName, RequestRecord, TimelineSample} from '../measure/types.js';
 import {parseTimelineCsv, timelineCsv, type ChannelInfo} from '../meters/index.js';
 import type {EnvironmentInfo, Pinning} from '../experiment/environment.js';
-import {computeMetrics, METRIC_DEFINITIONS, type RunMetrics} from '../experiment/metrics.js';
+import {computeMetrics, METRIC_DEFINITIONS, type PhaseEnergyInput, type RunMetrics} from '../experiment/metrics.js';
 import {energyOf, idleInput} from '../experiment/run.js';
 
 /** Bumped on any incompatible change to result.json; readers refuse versions they do not know. */
@@ -27,6 +27,8 @@ export interface PhaseRecord {
   startMs: number;
   endMs: number;
   durationMs: number;
+  /** Energy between this phase's boundary reads (null with a reason when not measured). */
+  energy?: PhaseEnergyInput;
 }
 
 export interface ExperimentResult {
