@@ -37,6 +37,12 @@ export function renderResultTable(result: ExperimentResult): string {
   } else {
     rows.push(['energy', `null (${e.reason})`]);
   }
+  const st = m.steadyState;
+  rows.push(
+    st.available
+      ? ['steady state', `${n(st.durationS, 2)} s: ${n(st.outputTokensPerS, 1)} tokens/s, ${st.energyJ === null ? `energy null (${st.energyReason})` : `${n(st.energyJ, 3)} J, ${n(st.avgPowerW, 3)} W`}`]
+      : ['steady state', `— (${st.reason})`],
+  );
   lines.push(table(['FIGURE', 'VALUE'], rows));
   // The names that mean different things in different tools, defined where the numbers are.
   for (const key of ['itlMs', 'energyJ', 'idleAdjustedEnergyJ']) if (result.definitions[key]) lines.push(dim(result.definitions[key]!));

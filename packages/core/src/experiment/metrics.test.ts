@@ -91,3 +91,43 @@ describe('peakPowerW', () => {
     expect(peakPowerW(samples, 500, 600)).toBeNull();
   });
 });
+
+describe('steady state', () => {
+  const sample = (t: number, energyJ: number): TimelineSample => ({scheduledMs: t, read: {meter: 'rapl', channel: 'package-0', energyJ, powerW: null, readStartMs: t, readEndMs: t}});
+  // 10 W steady: cumulative energy = 10 J/s × t.
+  const samples = Array.from({length: 31}, (_, i) => sample(i * 1000, i * 10));
+  const channels = [{meter: 'rapl', channel: 'package-0', kind: 'counter'}];
+
+  it('interpolates counters at the window edges', async () => {
+    const {counterAt} = await import('./metrics.js');
+    expect(counterAt(samples, 'rapl', 'package-0', 2500)).toBeCloseTo(25, 10);
+    expect(counterAt(samples, 'rapl', 'package-0', 99_000)).toBeNull();
+  });
+
+  it('reports throughput, latency and energy of the steady window, excluding straddlers from latency', async () => {
+    const {steadyStateFigures} = await import('./metrics.js');
+    // Requests every second from 0 s, each 1.5 s long, 10 output tokens.
+    const rs = Array.from({length: 25}, (_, i) => record(i, {sendMs: i * 1000, firstContentMs: i * 1000 + 100, lastContentMs: i * 1000 + 1500, endMs: i * 1000 + 1500}));
+    const f = steadyStateFigures({records: rs, window: {startMs: 5000, endMs: 17000}, samples, channels, energyNullReason: null});
+    if (!f.available) throw new Error(f.reason);
+    expect(f.durationS).toBe(12);
+    // Ends 5.5 … 16.5 s fall inside: requests 4 … 15 → 12 requests.
+    expect(f.completedRequests).toBe(12);
+    expect(f.outputTokensPerS).toBeCloseTo(120 / 12, 10);
+    // Entirely inside: sends 5 … 15 s (ending by 16.5 s) → 11 requests.
+    expect(f.ttftMs?.n).toBe(11);
+    expect(f.energyJ).toBeCloseTo(120, 10);
+    expect(f.avgPowerW).toBeCloseTo(10, 10);
+    expect(f.energyPerOutputTokenJ).toBeCloseTo(1, 10);
+  });
+
+  it('is null with a reason when shorter than 10 s or absent, and never invents energy', async () => {
+    const {steadyStateFigures} = await import('./metrics.js');
+    expect(steadyStateFigures({records: [], window: {startMs: 0, endMs: 9000}, samples, channels, energyNullReason: null})).toMatchObject({available: false, reason: 'shorter-than-10s', durationS: 9});
+    expect(steadyStateFigures({records: [], window: null, samples, channels, energyNullReason: null})).toMatchObject({available: false, reason: 'no-steady-state'});
+    const remote = steadyStateFigures({records: [], window: {startMs: 0, endMs: 20000}, samples, channels, energyNullReason: 'remote-endpoint'});
+    expect(remote).toMatchObject({available: true, energyJ: null, energyReason: 'remote-endpoint'});
+    const reset = [...samples.slice(0, 10), sample(10_000, 1), ...samples.slice(11).map((s) => sample(s.scheduledMs, s.read.energyJ! - 99))];
+    expect(steadyStateFigures({records: [], window: {startMs: 5000, endMs: 20000}, samples: reset, channels, energyNullReason: null})).toMatchObject({energyJ: null, energyReason: 'counter-reset'});
+  });
+});

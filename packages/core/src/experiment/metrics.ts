@@ -2,7 +2,7 @@
  * Per-run figures (DESIGN §6), computed from raw records only, so that `lem results recompute`
  * reproduces them from requests.jsonl, the boundaries and timeline.csv. Pure functions.
  */
-import type {RequestRecord, TimelineSample} from '../measure/types.js';
+import type {Boundary, RequestRecord, TimelineSample} from '../measure/types.js';
 import {requestMetrics, summarize, type ValueSummary} from '../workload/stats.js';
 
 /** Summaries and per-request latencies have one definition, in the workload module. */
@@ -27,6 +27,8 @@ export const METRIC_DEFINITIONS: Record<string, string> = {
   outputTokensPerJ: 'Σ output tokens / energyJ',
   avgPowerW: 'energyJ / T',
   peakPowerW: 'highest sampled power (sum of channels) in the window',
+  steadyState:
+    'closed loop: from the first moment all concurrency slots are busy to the last send; open loop: from the arrival of request ⌈0.1·N⌉ to the last arrival; null when shorter than 10 s. Throughput counts requests that ended inside it; latencies only requests entirely inside it; energy interpolates the counters at its edges',
 };
 
 export interface EnergyChannel {
@@ -72,6 +74,127 @@ export type EnergyFigures =
     }
   | {available: false; energyJ: null; reason: string};
 
+/** The steady-state window (DESIGN §6) and its figures, beside the full window's. */
+export type SteadyStateFigures =
+  | {
+      available: true;
+      startMs: number;
+      endMs: number;
+      durationS: number;
+      /** Requests that ended inside the window; throughput counts their tokens. */
+      completedRequests: number;
+      outputTokensPerS: number | null;
+      requestsPerS: number;
+      /** Latencies of the requests entirely inside the window (straddlers excluded). */
+      ttftMs: Summary | null;
+      itlMs: Summary | null;
+      energyJ: number | null;
+      energyReason?: string;
+      avgPowerW: number | null;
+      energyPerOutputTokenJ: number | null;
+    }
+  | {available: false; reason: string; startMs: number | null; endMs: number | null; durationS: number | null};
+
+/**
+ * How much of the window the timeline covers: distinct sample ticks inside it over the ticks the
+ * schedule promised (window ÷ interval). Below 1 means missed ticks or a late start.
+ */
+export function sampleCoverage(samples: TimelineSample[], window: {startMs: number; endMs: number}, intervalMs: number): {ticks: number; expectedTicks: number; fraction: number | null} {
+  const ticks = new Set(samples.filter((s) => s.scheduledMs >= window.startMs && s.scheduledMs <= window.endMs).map((s) => s.scheduledMs)).size;
+  const expectedTicks = Math.floor((window.endMs - window.startMs) / intervalMs);
+  return {ticks, expectedTicks, fraction: expectedTicks > 0 ? Math.min(1, ticks / expectedTicks) : null};
+}
+
+/** Shorter steady windows are reported as null with this reason. */
+export const MIN_STEADY_STATE_S = 10;
+
+/** Cumulative energy of a counter channel at time t, by linear interpolation between the timeline's reads (read midpoints). */
+export function counterAt(samples: TimelineSample[], meter: string, channel: string, tMs: number): number | null {
+  let before: {t: number; e: number} | null = null;
+  let after: {t: number; e: number} | null = null;
+  for (const s of samples) {
+    if (s.read.meter !== meter || s.read.channel !== channel || s.read.energyJ === null) continue;
+    const t = (s.read.readStartMs + s.read.readEndMs) / 2;
+    if (t <= tMs && (!before || t > before.t)) before = {t, e: s.read.energyJ};
+    if (t >= tMs && (!after || t < after.t)) after = {t, e: s.read.energyJ};
+  }
+  if (!before || !after) return null;
+  if (after.t === before.t) return before.e;
+  return before.e + ((after.e - before.e) * (tMs - before.t)) / (after.t - before.t);
+}
+
+/** True when the counter goes backwards anywhere from the read before `fromMs` to the read after `toMs` (a reset). */
+function counterDecreases(samples: TimelineSample[], meter: string, channel: string, fromMs: number, toMs: number): boolean {
+  const series = samples
+    .filter((s) => s.read.meter === meter && s.read.channel === channel && s.read.energyJ !== null)
+    .map((s) => ({t: (s.read.readStartMs + s.read.readEndMs) / 2, e: s.read.energyJ!}))
+    .sort((x, y) => x.t - y.t);
+  const first = Math.max(0, series.findIndex((p) => p.t >= fromMs) - 1);
+  for (let i = first + 1; i < series.length && series[i - 1]!.t <= toMs; i++) if (series[i]!.e < series[i - 1]!.e) return true;
+  return false;
+}
+
+export function steadyStateFigures(input: {
+  records: RequestRecord[];
+  window: {startMs: number; endMs: number} | null;
+  samples: TimelineSample[];
+  channels: Array<{meter: string; channel: string; kind: string; partOf?: string}>;
+  energyNullReason: string | null;
+  boundaries?: Boundary[];
+}): SteadyStateFigures {
+  const w = input.window;
+  if (!w) return {available: false, reason: 'no-steady-state', startMs: null, endMs: null, durationS: null};
+  // Boundary reads are reads of the same counters: they bracket the window where the periodic samples stop short.
+  const points = [...input.samples, ...(input.boundaries ?? []).flatMap((b) => b.reads.map((read) => ({scheduledMs: b.atMs, read})))];
+  const durationS = (w.endMs - w.startMs) / 1000;
+  if (durationS < MIN_STEADY_STATE_S) return {available: false, reason: `shorter-than-${MIN_STEADY_STATE_S}s`, startMs: w.startMs, endMs: w.endMs, durationS};
+  const ok = input.records.filter((r) => r.ok);
+  const completed = ok.filter((r) => r.endMs >= w.startMs && r.endMs <= w.endMs);
+  const inside = ok.filter((r) => r.sendMs >= w.startMs && r.endMs <= w.endMs);
+  const counted = completed.every((r) => r.outputTokens !== null);
+  const tokens = counted ? completed.reduce((a, r) => a + r.outputTokens!, 0) : null;
+  const times = inside.map(requestMetrics);
+
+  let energyJ: number | null = null;
+  let energyReason: string | undefined = input.energyNullReason ?? undefined;
+  if (!energyReason) {
+    const top = input.channels.filter((c) => !c.partOf && c.kind === 'counter');
+    if (top.length === 0) energyReason = 'no-counter';
+    else {
+      let sum = 0;
+      for (const c of top) {
+        const a = counterAt(points, c.meter, c.channel, w.startMs);
+        const b = counterAt(points, c.meter, c.channel, w.endMs);
+        if (a === null || b === null) {
+          energyReason = 'window-outside-timeline';
+          break;
+        }
+        if (b < a || counterDecreases(points, c.meter, c.channel, w.startMs, w.endMs)) {
+          energyReason = 'counter-reset';
+          break;
+        }
+        sum += b - a;
+      }
+      if (!energyReason) energyJ = sum;
+    }
+  }
+  return {
+    available: true,
+    startMs: w.startMs,
+    endMs: w.endMs,
+    durationS,
+    completedRequests: completed.length,
+    outputTokensPerS: tokens === null ? null : tokens / durationS,
+    requestsPerS: completed.length / durationS,
+    ttftMs: summarize(times.flatMap((t) => (t.ttftMs === null ? [] : [t.ttftMs]))),
+    itlMs: summarize(times.flatMap((t) => (t.itlMs === null ? [] : [t.itlMs]))),
+    energyJ,
+    ...(energyReason ? {energyReason} : {}),
+    avgPowerW: energyJ === null ? null : energyJ / durationS,
+    energyPerOutputTokenJ: energyJ !== null && tokens ? energyJ / tokens : null,
+  };
+}
+
 export interface RunMetrics {
   window: {startMs: number; endMs: number; durationS: number};
   requests: {sent: number; ok: number; failed: number; failedFraction: number; failuresByKind: Record<string, number>};
@@ -83,6 +206,7 @@ export interface RunMetrics {
   e2eMs: Summary | null;
   chunkGapMs: Summary | null;
   energy: EnergyFigures;
+  steadyState: SteadyStateFigures;
 }
 
 export interface MetricsInput {
@@ -90,8 +214,14 @@ export interface MetricsInput {
   records: RequestRecord[];
   energy: PhaseEnergyInput;
   idle: IdleInput | null;
-  /** Timeline samples, for peak power. */
+  /** Timeline samples, for peak power and the steady-state window's energy. */
   samples: TimelineSample[];
+  /** The steady-state window as the driver saw it (null: none, e.g. a burst). */
+  steadyWindow?: {startMs: number; endMs: number} | null;
+  channels?: Array<{meter: string; channel: string; kind: string; partOf?: string}>;
+  energyNullReason?: string | null;
+  /** Boundary reads, which extend the timeline to the phase edges. */
+  boundaries?: Boundary[];
 }
 
 /** Sums sample power per tick across top-level channels (sub-zones such as `package-0/dram` are inside their package). */
@@ -141,6 +271,14 @@ export function computeMetrics(input: MetricsInput): RunMetrics {
     e2eMs: summarize(times.map((t) => t.e2eMs)),
     chunkGapMs: summarize(ok.flatMap((r) => r.chunkGapsMs)),
     energy,
+    steadyState: steadyStateFigures({
+      records,
+      window: input.steadyWindow ?? null,
+      samples: input.samples,
+      channels: input.channels ?? [],
+      energyNullReason: input.energyNullReason ?? null,
+      boundaries: input.boundaries,
+    }),
   };
 }
 

@@ -18,9 +18,9 @@ import {launchLocalServer, reapStaleServers, findFreePort, type RunningServer} f
 import {runWorkload, sendRequest, type LoadMode, type Prompt, type RequestTemplate} from '../workload/index.js';
 import {startSampler, phaseEnergy, probeRapl, type ChannelInfo, type Sampler, type SamplerConfig} from '../meters/index.js';
 import {environmentInfo, isLoopbackHost, listeningProcess, pinLem, unpinLem, type Pinning} from './environment.js';
-import {computeMetrics, type PhaseEnergyInput, type RunMetrics} from './metrics.js';
+import {computeMetrics, sampleCoverage, type PhaseEnergyInput, type RunMetrics} from './metrics.js';
 import {requestMetrics} from '../workload/stats.js';
-import {buildResult, writeRunFiles, type ExperimentResult, type PhaseRecord, type ResultWarning} from '../results/result.js';
+import {buildResult, writeRunFiles, type ExperimentResult, type PhaseRecord, type ResultWarning, type WorkloadInfo} from '../results/result.js';
 
 export type ExperimentEvent =
   | {type: 'start'; name: string; runDir: string; backend: string}
@@ -160,6 +160,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   let failure: RunError | undefined;
   let metrics: RunMetrics | null = null;
   let warmupInfo: {mode: string; requests: number; converged: boolean | null; finalCv: number | null} | null = null;
+  let workloadInfo: WorkloadInfo | null = null;
   const loopDelay = monitorEventLoopDelay({resolution: LOOP_RESOLUTION_MS});
   let clientCpuS: number | null = null;
   const abort = new AbortController();
@@ -369,16 +370,22 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     await phase('rewarm', () => drive('rewarm', Array.from({length: concurrency}, (_, i) => measurePrompts[i % measurePrompts.length]!), {kind: 'closed', concurrency}));
     const rate = settings.workload.request_rate;
     const mode: LoadMode = rate === undefined ? {kind: 'closed', concurrency} : rate === 'inf' ? {kind: 'burst'} : {kind: 'open', ratePerS: rate, seed: settings.workload.seed};
-    let workload: Awaited<ReturnType<typeof drive>> | null = null;
     const cpuBefore = process.cpuUsage();
     loopDelay.enable();
     await phase('measure', async () => {
-      workload = await drive('measure', measurePrompts, mode);
+      const w = await drive('measure', measurePrompts, mode);
+      workloadInfo = {
+        mode: mode.kind,
+        steadyWindow: w.steadyState,
+        targetRatePerS: w.targetRatePerS,
+        achievedRatePerS: w.achievedRatePerS,
+        sendLagMs: w.sendLagMs,
+        maxInFlight: w.maxInFlight,
+      };
     });
     loopDelay.disable();
     const cpu = process.cpuUsage(cpuBefore);
     clientCpuS = (cpu.user + cpu.system) / 1e6;
-    void workload;
   } catch (error) {
     failure = toRunError(error, server);
   } finally {
@@ -418,6 +425,10 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       energy: energyOf('measure', boundaries, channels, energyNullReason),
       idle: idleInput(phases, boundaries, channels, energyNullReason),
       samples,
+      steadyWindow: (workloadInfo as WorkloadInfo | null)?.steadyWindow ?? null,
+      channels,
+      energyNullReason,
+      boundaries,
     });
     if (!failure && metrics.requests.failedFraction > MAX_FAILED_FRACTION) {
       failure = runError(
@@ -454,9 +465,17 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     phases: phases.map((p) => ({...p, energy: energyOf(p.name, boundaries, channels, energyNullReason)})),
     boundaries,
     channels,
-    sampling: samplerStats ? {intervalMs: settings.measure.sample_interval_ms, samples: samples.length, ...samplerStats} : null,
+    sampling: samplerStats
+      ? {
+          intervalMs: settings.measure.sample_interval_ms,
+          samples: samples.length,
+          ...samplerStats,
+          coverage: metrics ? sampleCoverage(samples, metrics.window, settings.measure.sample_interval_ms) : null,
+        }
+      : null,
     energyNullReason,
     warmup: warmupInfo,
+    workload: workloadInfo,
     client: {eventLoopDelay: loop, clientCpuS, pinning},
     metrics,
     warnings,

@@ -31,6 +31,16 @@ export interface PhaseRecord {
   energy?: PhaseEnergyInput;
 }
 
+/** How the measure phase's load was offered, as the driver measured it. */
+export interface WorkloadInfo {
+  mode: 'closed' | 'open' | 'burst';
+  steadyWindow: {startMs: number; endMs: number} | null;
+  targetRatePerS: number | null;
+  achievedRatePerS: number | null;
+  sendLagMs: {mean: number; p50: number; p99: number; max: number} | null;
+  maxInFlight: number;
+}
+
 export interface ExperimentResult {
   schemaVersion: number;
   status: 'completed' | 'failed';
@@ -45,10 +55,18 @@ export interface ExperimentResult {
   boundaries: Boundary[];
   meters: {
     channels: ChannelInfo[];
-    sampling: {intervalMs: number; samples: number; jitterMs: {p50: number; p99: number; max: number}; missedTicks: number} | null;
+    sampling: {
+      intervalMs: number;
+      samples: number;
+      jitterMs: {p50: number; p99: number; max: number};
+      missedTicks: number;
+      /** Sample ticks inside the measure window over the ticks the schedule promised. */
+      coverage: {ticks: number; expectedTicks: number; fraction: number | null} | null;
+    } | null;
     energyNullReason: string | null;
   };
   warmup: {mode: string; requests: number; converged: boolean | null; finalCv: number | null} | null;
+  workload: WorkloadInfo | null;
   client: {eventLoopDelay: {p50Ms: number; p99Ms: number; maxMs: number} | null; clientCpuS: number | null; pinning: Pinning | null};
   metrics: RunMetrics | null;
   definitions: Record<string, string>;
@@ -72,6 +90,7 @@ export function buildResult(input: {
   sampling: ExperimentResult['meters']['sampling'];
   energyNullReason: string | null;
   warmup: ExperimentResult['warmup'];
+  workload?: WorkloadInfo | null;
   client: ExperimentResult['client'];
   metrics: RunMetrics | null;
   warnings: ResultWarning[];
@@ -91,6 +110,7 @@ export function buildResult(input: {
     boundaries: input.boundaries,
     meters: {channels: input.channels, sampling: input.sampling, energyNullReason: input.energyNullReason},
     warmup: input.warmup,
+    workload: input.workload ?? null,
     client: input.client,
     metrics: input.metrics,
     definitions: METRIC_DEFINITIONS,
@@ -158,6 +178,10 @@ export function recomputeRun(runDir: string): {stored: RunMetrics | null; recomp
           energy: energyOf('measure', result.boundaries, result.meters.channels, reason),
           idle: idleInput(result.phases, result.boundaries, result.meters.channels, reason),
           samples,
+          steadyWindow: result.workload?.steadyWindow ?? null,
+          channels: result.meters.channels,
+          energyNullReason: reason,
+          boundaries: result.boundaries,
         });
   const differences: Array<{path: string; stored: unknown; recomputed: unknown}> = [];
   diff(result.metrics, recomputed, 'metrics', differences);
