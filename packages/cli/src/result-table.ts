@@ -37,6 +37,9 @@ export function renderResultTable(result: ExperimentResult): string {
   } else {
     rows.push(['energy', `null (${e.reason})`]);
   }
+  const f = m.flops;
+  const g = (x: number) => (x >= 1e12 ? `${(x / 1e12).toFixed(2)} TFLOP` : x >= 1e9 ? `${(x / 1e9).toFixed(2)} GFLOP` : `${(x / 1e6).toFixed(2)} MFLOP`);
+  rows.push(['FLOPs (estimate)', f.available ? `${g(f.prefillFlops)} prefill + ${g(f.decodeFlops)} decode` : `— (${f.reason})`]);
   const st = m.steadyState;
   rows.push(
     st.available

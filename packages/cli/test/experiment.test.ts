@@ -26,6 +26,8 @@ interface Result {
     ttftMs: {p50: number};
     itlMs: {p50: number};
     energy: {available: boolean; estimated?: boolean; energyJ: number | null; idlePowerW?: number; energyPerOutputTokenJ?: number; reason?: string};
+    flops: {available: boolean; estimated?: boolean; prefillFlops: number; decodeFlops: number};
+    steadyState: {available: boolean; reason?: string};
   } | null;
   settings: Array<{key: string; value: unknown; source: {kind: string}}>;
   client: {pinning: {applied: boolean; lemCpus: number[]; serverCpus: number[]} | null; eventLoopDelay: {p99Ms: number} | null; clientCpuS: number | null};
@@ -103,6 +105,12 @@ describe('lem experiment on the embedded llama.cpp server', () => {
     expect(m.outputTokensPerS).toBeGreaterThan(0);
     expect(m.ttftMs.p50).toBeGreaterThan(0);
     expect(m.itlMs.p50).toBeGreaterThan(0);
+    // FLOPs from the GGUF's shape and the usage counts; an estimate, prefill and decode apart.
+    expect(m.flops).toMatchObject({available: true, estimated: true});
+    expect(m.flops.prefillFlops).toBeGreaterThan(0);
+    expect(m.flops.decodeFlops).toBeGreaterThan(m.flops.prefillFlops / 100);
+    // Windows this short have no steady state: null with the reason, not a made-up figure.
+    expect(m.steadyState).toMatchObject({available: false, reason: 'shorter-than-10s'});
     // No RAPL on this machine: the CPU estimate, labelled as such, never a silent 0.
     expect(m.energy.available).toBe(true);
     expect(m.energy.estimated).toBe(true);

@@ -20,3 +20,4 @@ export * from './experiment/metrics.js';
 export * from './experiment/environment.js';
 export {runExperiment, MAX_FAILED_FRACTION, type ExperimentEvent, type RunExperimentOptions, type ExperimentOutcome} from './experiment/run.js';
 export * from './results/result.js';
+export * from './flops/index.js';

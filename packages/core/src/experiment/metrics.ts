@@ -4,6 +4,7 @@
  */
 import type {Boundary, RequestRecord, TimelineSample} from '../measure/types.js';
 import {requestMetrics, summarize, type ValueSummary} from '../workload/stats.js';
+import {estimateFlops, type FlopsEstimate, type FlopsModel} from '../flops/index.js';
 
 /** Summaries and per-request latencies have one definition, in the workload module. */
 export type Summary = ValueSummary;
@@ -27,6 +28,8 @@ export const METRIC_DEFINITIONS: Record<string, string> = {
   outputTokensPerJ: 'Σ output tokens / energyJ',
   avgPowerW: 'energyJ / T',
   peakPowerW: 'highest sampled power (sum of channels) in the window',
+  flops:
+    'estimate: 2 × active non-embedding parameters per token through the layers, plus causal attention (QKᵀ and AV) and one LM head per output token; prefill and decode apart; not a measurement',
   steadyState:
     'closed loop: from the first moment all concurrency slots are busy to the last send; open loop: from the arrival of request ⌈0.1·N⌉ to the last arrival; null when shorter than 10 s. Throughput counts requests that ended inside it; latencies only requests entirely inside it; energy interpolates the counters at its edges',
 };
@@ -207,6 +210,8 @@ export interface RunMetrics {
   chunkGapMs: Summary | null;
   energy: EnergyFigures;
   steadyState: SteadyStateFigures;
+  /** An estimate from the model's shape and the token counts (DESIGN §6), prefill and decode apart. */
+  flops: FlopsEstimate | {available: false; reason: string};
 }
 
 export interface MetricsInput {
@@ -222,6 +227,8 @@ export interface MetricsInput {
   energyNullReason?: string | null;
   /** Boundary reads, which extend the timeline to the phase edges. */
   boundaries?: Boundary[];
+  /** The model's shape for the FLOPs estimate, or why it is unknown. */
+  model?: {info: FlopsModel | null; reason?: string};
 }
 
 /** Sums sample power per tick across top-level channels (sub-zones such as `package-0/dram` are inside their package). */
@@ -279,6 +286,7 @@ export function computeMetrics(input: MetricsInput): RunMetrics {
       energyNullReason: input.energyNullReason ?? null,
       boundaries: input.boundaries,
     }),
+    flops: input.model?.info ? estimateFlops(input.model.info, ok) : {available: false, reason: input.model?.reason ?? 'no-model-info'},
   };
 }
 

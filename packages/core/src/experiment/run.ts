@@ -17,6 +17,7 @@ import {checkDatasetAvailable, loadPrompts, truncateToTokens, assertCanTruncate}
 import {launchLocalServer, reapStaleServers, findFreePort, type RunningServer} from '../runner/index.js';
 import {runWorkload, sendRequest, type LoadMode, type Prompt, type RequestTemplate} from '../workload/index.js';
 import {startSampler, phaseEnergy, probeRapl, type ChannelInfo, type Sampler, type SamplerConfig} from '../meters/index.js';
+import {loadModelInfo, type ModelInfo} from '../flops/index.js';
 import {environmentInfo, isLoopbackHost, listeningProcess, pinLem, unpinLem, type Pinning} from './environment.js';
 import {computeMetrics, sampleCoverage, type PhaseEnergyInput, type RunMetrics} from './metrics.js';
 import {requestMetrics} from '../workload/stats.js';
@@ -104,9 +105,14 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   const runDir = join(opts.resultsDir, `${settings.name}-${timestamp()}`);
   const {t0Ns, anchor} = makeAnchor();
   let prompts: Awaited<ReturnType<typeof loadPrompts>>;
+  // The model's shape, for the FLOPs estimate: from the GGUF header, a config.json, or the hub.
+  const modelRef = resolved.backend ? resolveModelPath(settings.model, opts.baseDir) : settings.model;
+  let model: {ref: string; info: ModelInfo | null; reason?: string};
   try {
     await preflight(opts);
     prompts = await loadPrompts(settings.dataset, {baseDir: opts.baseDir, cacheDir: opts.cacheDir});
+    const modelInfo = await loadModelInfo(modelRef, {baseDir: opts.baseDir, env: opts.env ?? process.env, timeoutMs: 5000});
+    model = modelInfo.available ? {ref: modelRef, info: modelInfo.info} : {ref: modelRef, info: null, reason: modelInfo.reason};
   } catch (error) {
     // Nothing was launched; the attempt is still recorded, as failed with its category.
     const failure = toRunError(error, null);
@@ -429,6 +435,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       channels,
       energyNullReason,
       boundaries,
+      model,
     });
     if (!failure && metrics.requests.failedFraction > MAX_FAILED_FRACTION) {
       failure = runError(
@@ -476,6 +483,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     energyNullReason,
     warmup: warmupInfo,
     workload: workloadInfo,
+    model,
     client: {eventLoopDelay: loop, clientCpuS, pinning},
     metrics,
     warnings,

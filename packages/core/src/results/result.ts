@@ -11,6 +11,7 @@ import type {ResolvedExperiment, Setting} from '../config/resolve.js';
 import type {Boundary, ClockAnchor, PhaseName, RequestRecord, TimelineSample} from '../measure/types.js';
 import {parseTimelineCsv, timelineCsv, type ChannelInfo} from '../meters/index.js';
 import type {EnvironmentInfo, Pinning} from '../experiment/environment.js';
+import type {ModelInfo} from '../flops/index.js';
 import {computeMetrics, METRIC_DEFINITIONS, type PhaseEnergyInput, type RunMetrics} from '../experiment/metrics.js';
 import {energyOf, idleInput} from '../experiment/run.js';
 
@@ -67,6 +68,8 @@ export interface ExperimentResult {
   };
   warmup: {mode: string; requests: number; converged: boolean | null; finalCv: number | null} | null;
   workload: WorkloadInfo | null;
+  /** The model as measured: its reference and the shape read from it (FLOPs), or why unknown. */
+  model: {ref: string; info: ModelInfo | null; reason?: string} | null;
   client: {eventLoopDelay: {p50Ms: number; p99Ms: number; maxMs: number} | null; clientCpuS: number | null; pinning: Pinning | null};
   metrics: RunMetrics | null;
   definitions: Record<string, string>;
@@ -91,6 +94,7 @@ export function buildResult(input: {
   energyNullReason: string | null;
   warmup: ExperimentResult['warmup'];
   workload?: WorkloadInfo | null;
+  model?: ExperimentResult['model'];
   client: ExperimentResult['client'];
   metrics: RunMetrics | null;
   warnings: ResultWarning[];
@@ -111,6 +115,7 @@ export function buildResult(input: {
     meters: {channels: input.channels, sampling: input.sampling, energyNullReason: input.energyNullReason},
     warmup: input.warmup,
     workload: input.workload ?? null,
+    model: input.model ?? null,
     client: input.client,
     metrics: input.metrics,
     definitions: METRIC_DEFINITIONS,
@@ -182,6 +187,7 @@ export function recomputeRun(runDir: string): {stored: RunMetrics | null; recomp
           channels: result.meters.channels,
           energyNullReason: reason,
           boundaries: result.boundaries,
+          model: result.model ? {info: result.model.info, reason: result.model.reason} : undefined,
         });
   const differences: Array<{path: string; stored: unknown; recomputed: unknown}> = [];
   diff(result.metrics, recomputed, 'metrics', differences);
