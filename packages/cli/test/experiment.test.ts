@@ -9,6 +9,7 @@ import {join} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {externalPlugin, freshHome, lem, LEM_BIN} from './helpers.js';
+import {compileFakeNvml, type FakeNvml} from '../../core/src/meters/__fixtures__/fake-nvml.js';
 
 const pluginDist = new URL('../../../plugins/backend-llamacpp/dist/index.js', import.meta.url).href;
 let home: string;
@@ -319,6 +320,13 @@ describe('backend: openai', () => {
     } finally {
       server.kill('SIGKILL');
     }
+    // Even a SIGKILL of `lem llamacpp serve` takes its server process with it (parent-death signal).
+    let left = serverProcesses();
+    for (let i = 0; i < 30 && left.length > 0; i++) {
+      await sleep(100);
+      left = serverProcesses();
+    }
+    expect(left).toEqual([]);
   });
 
   it('refuses base_url for a backend lem starts, and requires it for openai', () => {
@@ -331,3 +339,59 @@ describe('backend: openai', () => {
   });
 });
 
+
+describe('GPUs through NVML (a fake libnvidia-ml with NVML ABI, the real FFI path)', () => {
+  let fake: FakeNvml;
+  let scriptPath: string;
+  beforeAll(() => {
+    fake = compileFakeNvml();
+    scriptPath = fake.use({
+      driver: '555.42.06',
+      devices: [
+        // GPU 0: 150 W steady, throttled by hardware slowdown, one foreign process (pid 1 is never the server).
+        {uuid: 'GPU-11111111-2222-3333-4444-555555555555', name: 'Fake H100', powerW: 150, tempC: 61, smClockMhz: 1980, clockReasons: 0x8, pids: [{pid: 1, usedBytes: 1 << 20}], powerLimitMw: 700_000, persistence: 1},
+        {uuid: 'GPU-99999999-8888-7777-6666-555555555555', name: 'Fake H100', powerW: 80},
+      ],
+    });
+  });
+  afterAll(() => fake.cleanup());
+  const gpuEnv = () => ({LEM_NVML_LIBRARY: fake.libraryPath, FAKE_NVML_SCRIPT: scriptPath});
+
+  it('measures exactly the selected GPU, with its extras, warnings and provenance', () => {
+    const file = experiment('gpu', `gpus: [0]\ndataset:\n  kind: builtin\n  n_prompts: 8\n  max_input_tokens: 32\nworkload:\n  max_output_tokens: 16\n${FAST.replace('threads: 1', 'threads: 1\n  gpu_layers: 0')}`);
+    const run = lem(['experiment', file, '--json'], {home, cwd: dir, env: gpuEnv()});
+    expect(run.status, run.stderr).toBe(0);
+    const runDir = runDirOf(run.stdout);
+    const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as Result & {
+      metrics: {energy: {channels: Array<{meter: string; channel: string; energyJ: number}>}; gpus: Array<{uuid: string; throttledS: Record<string, number>; foreignProcessesMax: number; temperatureC: {max: number}}>};
+      boundaries: Array<{label: string; atMs: number}>;
+      provenance: {gpus: Array<{uuid: string; name: string; driverVersion: string; powerLimitW: number}>};
+    };
+    const nvml = result.metrics.energy.channels.filter((c) => c.meter === 'nvml');
+    expect(nvml.map((c) => c.channel)).toEqual(['GPU-11111111-2222-3333-4444-555555555555']);
+    const start = result.boundaries.find((b) => b.label === 'measure:start')!.atMs;
+    const end = result.boundaries.find((b) => b.label === 'measure:end')!.atMs;
+    // 150 W × the boundary interval, within the counter's 100 ms quantisation at each edge.
+    expect(nvml[0]!.energyJ).toBeGreaterThan(150 * ((end - start) / 1000) - 2 * 150 * 0.1);
+    expect(nvml[0]!.energyJ).toBeLessThan(150 * ((end - start) / 1000) + 2 * 150 * 0.1);
+    expect(result.metrics.gpus[0]).toMatchObject({uuid: 'GPU-11111111-2222-3333-4444-555555555555', foreignProcessesMax: 1, temperatureC: {max: 61}});
+    expect(Object.keys(result.metrics.gpus[0]!.throttledS)).not.toHaveLength(0);
+    expect(result.warnings.map((w) => w.code)).toEqual(expect.arrayContaining(['W_THROTTLED', 'W_FOREIGN_GPU_PROCESSES']));
+    expect(result.provenance.gpus).toEqual([expect.objectContaining({uuid: 'GPU-11111111-2222-3333-4444-555555555555', name: 'Fake H100', driverVersion: '555.42.06', powerLimitW: 700})]);
+    const header = readFileSync(join(runDir, 'timeline.csv'), 'utf8').split('\n')[0]!;
+    expect(header).toContain('temperature_c');
+    expect(lem(['results', 'recompute', runDir], {home, cwd: dir}).status).toBe(0);
+  });
+
+  it('an unknown GPU index and a missing driver are coded errors before launch', () => {
+    const bad = lem(['experiment', experiment('gpu5', `gpus: [5]\n${FAST}`)], {home, cwd: dir, env: gpuEnv()});
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('E_GPU_NOT_FOUND');
+    expect(bad.stderr).toContain('GPU-11111111-2222-3333-4444-555555555555');
+    const none = lem(['experiment', experiment('gpunone', `gpus: [0]\n${FAST}`)], {home, cwd: dir, env: {LEM_NVML_LIBRARY: join(dir, 'no-such-libnvidia-ml.so.1')}});
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('E_GPU_UNAVAILABLE');
+    expect(none.stderr).toContain('no NVIDIA driver');
+    expect(serverProcesses()).toEqual([]);
+  });
+});

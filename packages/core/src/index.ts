@@ -21,3 +21,4 @@ export * from './experiment/environment.js';
 export {runExperiment, MAX_FAILED_FRACTION, type ExperimentEvent, type RunExperimentOptions, type ExperimentOutcome} from './experiment/run.js';
 export * from './results/result.js';
 export * from './flops/index.js';
+export * from './provenance/index.js';

@@ -5,6 +5,7 @@
 import type {Boundary, RequestRecord, TimelineSample} from '../measure/types.js';
 import {requestMetrics, summarize, type ValueSummary} from '../workload/stats.js';
 import {estimateFlops, type FlopsEstimate, type FlopsModel} from '../flops/index.js';
+import {clockEventReasonNames, integratePower, THROTTLE_REASON_MASK} from '../meters/index.js';
 
 /** Summaries and per-request latencies have one definition, in the workload module. */
 export type Summary = ValueSummary;
@@ -106,6 +107,49 @@ export function sampleCoverage(samples: TimelineSample[], window: {startMs: numb
   const ticks = new Set(samples.filter((s) => s.scheduledMs >= window.startMs && s.scheduledMs <= window.endMs).map((s) => s.scheduledMs)).size;
   const expectedTicks = Math.floor((window.endMs - window.startMs) / intervalMs);
   return {ticks, expectedTicks, fraction: expectedTicks > 0 ? Math.min(1, ticks / expectedTicks) : null};
+}
+
+/** What a measured GPU did during the window (from the NVML timeline). */
+export interface GpuFigures {
+  uuid: string;
+  temperatureC: {start: number | null; end: number | null; max: number | null};
+  /** Seconds (sample count × interval) during which each throttle reason was active. */
+  throttledS: Record<string, number>;
+  /** Most compute processes on the GPU that were not the server's, in any sample. */
+  foreignProcessesMax: number;
+  /** ∫P dt over the window from the sampled power, beside the counter's energy, for the cross-check. */
+  integratedPowerJ: number | null;
+  counterEnergyJ: number | null;
+}
+
+/** Per-GPU temperatures, throttling and the counter vs integrated-power cross-check. */
+export function gpuFigures(input: {
+  samples: TimelineSample[];
+  window: {startMs: number; endMs: number};
+  channels: Array<{meter: string; channel: string; kind: string}>;
+  energyChannels: EnergyChannel[];
+  intervalMs: number;
+}): GpuFigures[] {
+  return input.channels
+    .filter((c) => c.meter === 'nvml')
+    .map((c) => {
+      const inWindow = input.samples.filter((s) => s.read.meter === 'nvml' && s.read.channel === c.channel && s.scheduledMs >= input.window.startMs && s.scheduledMs <= input.window.endMs);
+      const temps = inWindow.map((s) => s.read.temperatureC).filter((t): t is number => typeof t === 'number');
+      const throttledS: Record<string, number> = {};
+      for (const s of inWindow) {
+        if (typeof s.read.clockEventReasons !== 'number') continue;
+        for (const name of clockEventReasonNames(s.read.clockEventReasons & THROTTLE_REASON_MASK)) throttledS[name] = (throttledS[name] ?? 0) + input.intervalMs / 1000;
+      }
+      const counter = input.energyChannels.find((e) => e.meter === 'nvml' && e.channel === c.channel);
+      return {
+        uuid: c.channel,
+        temperatureC: {start: temps[0] ?? null, end: temps.at(-1) ?? null, max: temps.length ? Math.max(...temps) : null},
+        throttledS,
+        foreignProcessesMax: Math.max(0, ...inWindow.map((s) => (typeof s.read.foreignProcesses === 'number' ? s.read.foreignProcesses : 0))),
+        integratedPowerJ: integratePower(input.samples, input.window.startMs, input.window.endMs, {meter: 'nvml', channel: c.channel}),
+        counterEnergyJ: c.kind === 'counter' ? (counter?.energyJ ?? null) : null,
+      };
+    });
 }
 
 /** Shorter steady windows are reported as null with this reason. */
@@ -212,6 +256,8 @@ export interface RunMetrics {
   steadyState: SteadyStateFigures;
   /** An estimate from the model's shape and the token counts (DESIGN §6), prefill and decode apart. */
   flops: FlopsEstimate | {available: false; reason: string};
+  /** One entry per measured GPU (empty without NVML). */
+  gpus: GpuFigures[];
 }
 
 export interface MetricsInput {
@@ -229,6 +275,8 @@ export interface MetricsInput {
   boundaries?: Boundary[];
   /** The model's shape for the FLOPs estimate, or why it is unknown. */
   model?: {info: FlopsModel | null; reason?: string};
+  /** Sampling period, for throttled seconds. */
+  intervalMs?: number;
 }
 
 /** Sums sample power per tick across top-level channels (sub-zones such as `package-0/dram` are inside their package). */
@@ -287,6 +335,13 @@ export function computeMetrics(input: MetricsInput): RunMetrics {
       boundaries: input.boundaries,
     }),
     flops: input.model?.info ? estimateFlops(input.model.info, ok) : {available: false, reason: input.model?.reason ?? 'no-model-info'},
+    gpus: gpuFigures({
+      samples: input.samples,
+      window: {startMs, endMs},
+      channels: input.channels ?? [],
+      energyChannels: input.energy.channels,
+      intervalMs: input.intervalMs ?? 100,
+    }),
   };
 }
 

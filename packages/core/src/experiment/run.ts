@@ -8,7 +8,7 @@ import {monitorEventLoopDelay} from 'node:perf_hooks';
 import {join, resolve} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {Agent} from 'node:http';
-import {availableParallelism} from 'node:os';
+import {availableParallelism, tmpdir} from 'node:os';
 import type {ServerSpec} from '@lem/plugin-kit';
 import {configError, isCodedError, isRunError, runError, type FailureCategory, type RunError} from '../errors.js';
 import type {ResolvedExperiment} from '../config/resolve.js';
@@ -16,8 +16,10 @@ import {makeAnchor, msSince, monoNs, type Boundary, type PhaseName, type Request
 import {checkDatasetAvailable, loadPrompts, truncateToTokens, assertCanTruncate} from '../datasets/index.js';
 import {launchLocalServer, reapStaleServers, findFreePort, type RunningServer} from '../runner/index.js';
 import {runWorkload, sendRequest, type LoadMode, type Prompt, type RequestTemplate} from '../workload/index.js';
-import {startSampler, phaseEnergy, probeRapl, type ChannelInfo, type Sampler, type SamplerConfig} from '../meters/index.js';
+import {startSampler, phaseEnergy, probeNvml, probeRapl, resolveGpus, type ChannelInfo, type NvmlProbe, type Sampler, type SamplerConfig} from '../meters/index.js';
 import {loadModelInfo, type ModelInfo} from '../flops/index.js';
+import {acquireDeviceLocks, collectProvenance, hashModel, probeEngineVersion, type DeviceLocks, type EngineVersion} from '../provenance/index.js';
+import {VERSION} from '../version.js';
 import {environmentInfo, isLoopbackHost, listeningProcess, pinLem, unpinLem, type Pinning} from './environment.js';
 import {computeMetrics, sampleCoverage, type PhaseEnergyInput, type RunMetrics} from './metrics.js';
 import {requestMetrics} from '../workload/stats.js';
@@ -44,8 +46,14 @@ export interface RunExperimentOptions {
   onEvent?: (event: ExperimentEvent) => void;
   signal?: AbortSignal;
   env?: NodeJS.ProcessEnv;
-  /** Overrides for tests: RAPL sysfs root, proc root. */
-  meterRoots?: {raplRoot?: string; procRoot?: string};
+  /** Installed plugins, recorded as provenance. */
+  plugins?: Array<{name: string; version: string}>;
+  /** Wait this long for another lem run to free the devices (default 0: fail at once with E_DEVICE_BUSY). */
+  waitForDevicesS?: number;
+  /** Folder of the machine-wide device locks (default: $LEM_LOCK_DIR, else <tmpdir>/lem-device-locks). */
+  lockDir?: string;
+  /** Overrides: RAPL sysfs root, proc root, NVML library (also $LEM_NVML_LIBRARY). */
+  meterRoots?: {raplRoot?: string; procRoot?: string; nvmlLibrary?: string};
 }
 
 export interface ExperimentOutcome {
@@ -66,35 +74,62 @@ function timestamp(date = new Date()): string {
 }
 
 /** Everything that can be checked before a server starts (DESIGN: fail before anything launches). */
-async function preflight(opts: RunExperimentOptions): Promise<void> {
+/** The GPUs of a run, as NVML knows them. */
+interface GpuSelection {
+  uuids: string[];
+  probe: NvmlProbe | null;
+}
+
+function nvmlLibrary(opts: RunExperimentOptions): string | undefined {
+  return opts.meterRoots?.nvmlLibrary ?? (opts.env ?? process.env).LEM_NVML_LIBRARY;
+}
+
+/** Everything that can be checked before a server starts (DESIGN: fail before anything launches). */
+async function preflight(opts: RunExperimentOptions): Promise<GpuSelection> {
   const {settings, backend} = opts.resolved;
   if (backend && !backend.contribution.local && settings.runner === 'local') {
     throw configError('E_RUNNER_UNSUPPORTED', `backend ${backend.contribution.id} cannot run as a local process`, ['--runner docker']);
+  }
+  if (backend?.contribution.gpu === 'required' && settings.gpus.length === 0) {
+    throw configError('E_GPU_REQUIRED', `backend ${backend.contribution.id} needs a GPU and the experiment gives it none`, ['gpus: [0]   # or a GPU UUID']);
   }
   await checkDatasetAvailable(settings.dataset, {baseDir: opts.baseDir, cacheDir: opts.cacheDir});
   if ('max_input_tokens' in settings.dataset && settings.dataset.max_input_tokens !== undefined) {
     assertCanTruncate(backend === null ? false : true);
   }
-  for (const meter of settings.measure.meters ?? []) {
-    if (meter === 'nvml') {
-      throw configError('E_METER_UNAVAILABLE', 'the nvml meter is not available in this version of lem', ['remove nvml from measure.meters']);
+  const wanted = settings.measure.meters ?? [];
+  let selection: GpuSelection = {uuids: [], probe: null};
+  if (settings.gpus.length > 0 || wanted.includes('nvml')) {
+    const probe = probeNvml({libraryPath: nvmlLibrary(opts)});
+    if (!probe.available) {
+      throw configError('E_GPU_UNAVAILABLE', `GPUs were asked for but NVML cannot be used: ${probe.reason}`, [
+        'remove gpus: (and nvml from measure.meters) to run on the CPU',
+        'check that nvidia-smi works on this machine (inside a container: the utility driver capability)',
+      ]);
     }
-    if (meter === 'rapl') {
-      const probe = probeRapl(opts.meterRoots?.raplRoot);
-      if (!probe.available) throw configError('E_METER_UNAVAILABLE', `the rapl meter is not available here: ${probe.reason}`, ['remove rapl from measure.meters to use the estimate, or fix the reason above']);
+    if (settings.gpus.length === 0) {
+      throw configError('E_METER_UNAVAILABLE', 'measure.meters asks for nvml but the experiment gives no GPU to measure', ['gpus: [0]   # the GPUs the server uses']);
     }
+    selection = {uuids: resolveGpus(settings.gpus, probe), probe};
   }
+  if (wanted.includes('rapl')) {
+    const probe = probeRapl(opts.meterRoots?.raplRoot);
+    if (!probe.available) throw configError('E_METER_UNAVAILABLE', `the rapl meter is not available here: ${probe.reason}`, ['remove rapl from measure.meters to use the estimate, or fix the reason above']);
+  }
+  return selection;
 }
 
-/** Picks meters: what the settings ask for, else RAPL where present, else the labelled CPU estimate. */
-function meterConfig(opts: RunExperimentOptions, pgid: number, serverCpus: number): SamplerConfig['meters'] {
+/** Picks meters: what the settings ask for, else RAPL where present, else the labelled CPU estimate; NVML for the experiment's GPUs. */
+function meterConfig(opts: RunExperimentOptions, pgid: number, serverCpus: number, gpuUuids: string[]): SamplerConfig['meters'] {
   const wanted = opts.resolved.settings.measure.meters;
   const rapl = probeRapl(opts.meterRoots?.raplRoot);
   const raplWanted = wanted ? wanted.includes('rapl') : rapl.available;
   const estimateWanted = wanted ? wanted.includes('cpu-estimate') : !rapl.available;
+  const nvmlWanted = wanted ? wanted.includes('nvml') : true;
   const meters: SamplerConfig['meters'] = [];
   if (raplWanted && rapl.available) meters.push({kind: 'rapl', root: opts.meterRoots?.raplRoot});
   if (estimateWanted) meters.push({kind: 'cpu-estimate', procRoot: opts.meterRoots?.procRoot, pgid, cpus: serverCpus});
+  if (nvmlWanted && gpuUuids.length > 0) meters.push({kind: 'nvml', uuids: gpuUuids, pgid, libraryPath: nvmlLibrary(opts), procRoot: opts.meterRoots?.procRoot});
   return meters;
 }
 
@@ -108,8 +143,9 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   // The model's shape, for the FLOPs estimate: from the GGUF header, a config.json, or the hub.
   const modelRef = resolved.backend ? resolveModelPath(settings.model, opts.baseDir) : settings.model;
   let model: {ref: string; info: ModelInfo | null; reason?: string};
+  let gpus: GpuSelection;
   try {
-    await preflight(opts);
+    gpus = await preflight(opts);
     prompts = await loadPrompts(settings.dataset, {baseDir: opts.baseDir, cacheDir: opts.cacheDir});
     const modelInfo = await loadModelInfo(modelRef, {baseDir: opts.baseDir, env: opts.env ?? process.env, timeoutMs: 5000});
     model = modelInfo.available ? {ref: modelRef, info: modelInfo.info} : {ref: modelRef, info: null, reason: modelInfo.reason};
@@ -197,7 +233,21 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   };
   const interruption = () => runError('E_INTERRUPTED', 'the experiment was interrupted', [`lem experiment ${opts.experimentFile ?? '<file>'} to run it again`], 'interrupted');
 
+  let locks: DeviceLocks | null = null;
+  let engineVersion: EngineVersion | null = null;
   try {
+    // ---------------------------------------------------------------- devices
+    // Two lem runs must never measure the same device at once: lock the CPU and the GPUs for the whole run.
+    const measuredHere = resolved.backend !== null || isLoopbackHost(new URL(settings.base_url ?? 'http://127.0.0.1').hostname);
+    if (measuredHere) {
+      locks = await acquireDeviceLocks(['cpu', ...gpus.uuids], {
+        lockDir: opts.lockDir ?? (opts.env ?? process.env).LEM_LOCK_DIR ?? join(tmpdir(), 'lem-device-locks'),
+        waitS: opts.waitForDevicesS ?? 0,
+        signal: abort.signal,
+      });
+      for (const device of locks.tookOver) warn({code: 'W_STALE_LOCK', message: `took over the lock of ${device} left by a lem process that is gone`});
+    }
+
     // ---------------------------------------------------------------- launch
     const backend = resolved.backend;
     const local = backend !== null;
@@ -211,14 +261,14 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       } else {
         const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
         const owner = listeningProcess(port, opts.meterRoots?.procRoot);
-        const meters = owner ? meterConfig(opts, owner.pgid, availableParallelism()) : [];
+        const meters = owner ? meterConfig(opts, owner.pgid, availableParallelism(), gpus.uuids) : [];
         if (owner && meters.length) sampler = await startSampler({meters, intervalMs: settings.measure.sample_interval_ms, t0Ns: t0Ns.toString()});
         else energyNullReason = owner ? 'no-meter' : 'endpoint-process-not-found';
       }
     } else {
       // The sampler starts before the server so that launch energy is measured too; it learns the server's process group once it exists.
       // Attributed vCPUs: the server's pinned set, else every CPU (it may use them all).
-      const meters = meterConfig(opts, 0, serverCpus.length || availableParallelism());
+      const meters = meterConfig(opts, 0, serverCpus.length || availableParallelism(), gpus.uuids);
       if (meters.length) sampler = await startSampler({meters, intervalMs: settings.measure.sample_interval_ms, t0Ns: t0Ns.toString()});
       else energyNullReason = 'no-meter';
     }
@@ -233,14 +283,16 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       const workdir = join(stateDir, 'work', `${settings.name}-${process.pid}-${port}`);
       mkdirSync(workdir, {recursive: true});
       const model = resolveModelPath(settings.model, opts.baseDir);
-      const spec: ServerSpec = backend.contribution.server(resolved.backendConfig, {
+      const planned: ServerSpec = backend.contribution.server(resolved.backendConfig, {
         model,
         port,
-        gpus: [],
+        gpus: gpus.uuids,
         workdir,
         threads: Math.max(1, serverCpus.length),
         runner: 'local',
       });
+      // A local server sees exactly the experiment's GPUs (CUDA accepts UUIDs); without any, none.
+      const spec: ServerSpec = {...planned, env: {...planned.env, CUDA_VISIBLE_DEVICES: gpus.uuids.join(',')}};
       serverArgv = spec.argv;
       server = await launchLocalServer({
         spec,
@@ -255,6 +307,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       serverArgv = server.argv;
       baseUrl = `http://127.0.0.1:${spec.port}`;
       sampler?.setPgid?.(server.pid);
+      engineVersion = await probeEngineVersion(baseUrl, spec.versionProbe);
       // A server that dies mid-run aborts the workload at once instead of failing request by request.
       void server.exited.then((exit) => {
         if (!abort.signal.aborted && !stopping) abort.abort(serverDied(server!, exit));
@@ -418,6 +471,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       }
     }
     if (pinning?.applied) unpinLem([...pinning.lemCpus, ...pinning.serverCpus].sort((a, b) => a - b));
+    locks?.release();
     const teardownEndMs = msSince(t0Ns);
     phases.push({name: 'teardown', startMs: teardownStartMs, endMs: teardownEndMs, durationMs: teardownEndMs - teardownStartMs});
     emit({type: 'phase', phase: 'teardown', state: 'end'});
@@ -436,6 +490,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       energyNullReason,
       boundaries,
       model,
+      intervalMs: settings.measure.sample_interval_ms,
     });
     if (!failure && metrics.requests.failedFraction > MAX_FAILED_FRACTION) {
       failure = runError(
@@ -451,7 +506,19 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   const loop = loopDelay.count > 0 ? {p50Ms: lag(loopDelay.percentile(50)), p99Ms: lag(loopDelay.percentile(99)), maxMs: lag(loopDelay.max)} : null;
   for (const w of deriveWarnings({metrics, settings, samples, channels, loop, records: measured})) warn(w);
 
+  const provenance = collectProvenance({
+    lemVersion: VERSION,
+    plugins: opts.plugins ?? (resolved.backend ? [resolved.backend.plugin] : []),
+    engine: engineVersion,
+    serverArgv,
+    model: resolved.backend ? await hashModel(modelRef, {cacheDir: opts.cacheDir}) : {kind: 'hub', id: settings.model, revision: null},
+    gpus: gpus.probe?.available
+      ? gpus.probe.devices.filter((d) => gpus.uuids.includes(d.uuid)).map((d) => ({...d, driverVersion: (gpus.probe as {driverVersion: string}).driverVersion}))
+      : [],
+    redact: (text) => resolved.redactor.text(text),
+  });
   const result = buildResult({
+    provenance,
     status: failure ? 'failed' : 'completed',
     failure: failure
       ? {
@@ -593,6 +660,21 @@ export function deriveWarnings(input: {
     out.push({code: 'W_SHORT_OUTPUTS', message: `mean output is ${m.tokens.meanOutput.toFixed(1)} tokens, below 95 % of max_output_tokens (${maxTokens}): per-token figures compare poorly across configurations`});
   }
   if (m.tokens.output === null) out.push({code: 'W_NO_TOKEN_COUNTS', message: 'the server gave no token counts (no usage, no tokenize path): per-token figures are null'});
+  for (const g of m.gpus) {
+    const {start, end, max} = g.temperatureC;
+    if (start !== null && ((end !== null && Math.abs(end - start) > 10) || (max !== null && max - start > 10))) {
+      out.push({code: 'W_TEMPERATURE_DRIFT', message: `${g.uuid} went from ${start} °C to ${end} °C (max ${max} °C) during the window (> 10 °C): power rises with heat; leave longer gaps or cool down between runs`});
+    }
+    const throttled = Object.entries(g.throttledS).filter(([, seconds]) => seconds > 0);
+    if (throttled.length > 0) out.push({code: 'W_THROTTLED', message: `${g.uuid} was throttled during the window: ${throttled.map(([r, sec]) => `${r} ${sec.toFixed(1)} s`).join(', ')}`});
+    if (g.foreignProcessesMax > 0) out.push({code: 'W_FOREIGN_GPU_PROCESSES', message: `${g.uuid} ran up to ${g.foreignProcessesMax} compute process(es) that are not the server's: their energy is in the figures`});
+    if (g.counterEnergyJ !== null && g.integratedPowerJ !== null && g.counterEnergyJ > 0) {
+      const disagreement = Math.abs(g.integratedPowerJ - g.counterEnergyJ) / g.counterEnergyJ;
+      if (disagreement > 0.05) {
+        out.push({code: 'W_COUNTER_POWER_MISMATCH', message: `${g.uuid}: the energy counter (${g.counterEnergyJ.toFixed(1)} J) and integrated sampled power (${g.integratedPowerJ.toFixed(1)} J) differ by ${(disagreement * 100).toFixed(1)} % (> 5 %); the counter is used`});
+      }
+    }
+  }
   if (input.loop) {
     const itl = m.itlMs?.p50 ?? null;
     if (input.loop.p99Ms > 5 || (itl !== null && input.loop.p99Ms > 0.1 * itl)) {

@@ -81,6 +81,29 @@ export interface MeterRead {
   powerW: number | null;
   readStartMs: number;
   readEndMs: number;
+  /**
+   * Why some fields of this read are null: the source answered a call with an error (e.g.
+   * `nvmlDeviceGetPowerUsage: Timeout (NVML_ERROR_TIMEOUT)`), several joined with `; `. Absent
+   * when every call succeeded.
+   */
+  error?: string;
+  // GPU extras (the nvml meter). Absent where the meter does not measure them (another meter, or
+  // the device does not support it); null when the device was asked and answered with an error.
+  /** GPU core temperature, °C. */
+  temperatureC?: number | null;
+  /** SM clock, MHz. */
+  smClockMhz?: number | null;
+  /** Device memory in use, bytes (every process on the device). */
+  memoryUsedBytes?: number | null;
+  /**
+   * NVML clock-event (throttle) reasons, the `nvmlClocksEventReason*` bitmask: 0x4 software power
+   * cap, 0x8 hardware slowdown, 0x20 software thermal, 0x40 hardware thermal, 0x80 power brake, …
+   */
+  clockEventReasons?: number | null;
+  /** Compute processes running on the device. */
+  processes?: number | null;
+  /** Of those, processes outside the server's process group (their energy is in the device's). */
+  foreignProcesses?: number | null;
 }
 
 /** A boundary: every channel read at one instant (start or end of a phase). */

@@ -1,4 +1,5 @@
 import {createCpuEstimateMeter} from './cpu-estimate.js';
+import {createNvmlMeter} from './nvml.js';
 import {createRaplMeter} from './rapl.js';
 import type {Meter, MeterConfig} from './types.js';
 
@@ -17,6 +18,10 @@ export function createMeter(config: MeterConfig): Meter {
     case 'cpu-estimate': {
       const {kind: _kind, ...options} = config;
       return createCpuEstimateMeter(options);
+    }
+    case 'nvml': {
+      const {kind: _kind, ...options} = config;
+      return createNvmlMeter(options);
     }
     default:
       throw new RangeError(`unknown meter kind ${JSON.stringify((config as {kind: unknown}).kind)}`);

@@ -2,6 +2,7 @@
 export * from './types.js';
 export * from './rapl.js';
 export * from './cpu-estimate.js';
+export * from './nvml.js';
 export {createMeter, isAttributing, type AttributingMeter} from './create.js';
 export {tickDueNs, latestDueTick, firstTick, catchUp, jitterStats, type JitterStats} from './schedule.js';
 export {startSampler, type Sampler, type SamplerOptions, type SamplerResult} from './sampler.js';

@@ -78,8 +78,10 @@ export function runSamplerWorker(init: SamplerWorkerInit): void {
       const message = received.message as ToWorker;
       if (message.type === 'stop') {
         flush();
-        post({type: 'stopped', jitterMs: jitterStats(jitters), missedTicks, ticks, readErrors: [...readErrors.values()]});
+        // Close before answering: the main thread terminates the worker on 'stopped', and a meter
+        // such as NVML must shut its library down first.
         for (const meter of meters) meter.close?.();
+        post({type: 'stopped', jitterMs: jitterStats(jitters), missedTicks, ticks, readErrors: [...readErrors.values()]});
         port.close();
         return;
       }

@@ -2,12 +2,38 @@
  * timeline.csv: one row per channel per sampler tick, the raw data `lem results recompute` reads
  * back. Numbers are written with JavaScript's shortest round-trip form, so parse(write(x)) = x;
  * an empty field is null (a power-only channel has no energy, a first read has no power).
+ *
+ * Columns: the seven of {@link TIMELINE_CSV_HEADER}, then, when any read carries one, the GPU
+ * extras and the read's error ({@link TIMELINE_CSV_EXTRA_COLUMNS}). An empty extra field reads
+ * back as an absent field (null and absent both write as empty; `error` says why a value is missing).
  */
 import {codedError, ExitCode} from '@lem/plugin-kit';
-import type {TimelineSample} from '../measure/types.js';
+import type {MeterRead, TimelineSample} from '../measure/types.js';
 import {MeterErrorCodes} from './types.js';
 
 export const TIMELINE_CSV_HEADER = ['scheduled_ms', 'read_start_ms', 'read_end_ms', 'meter', 'channel', 'energy_j', 'power_w'] as const;
+
+/**
+ * The optional per-read fields (GPU extras and a read's error), as columns after the base ones,
+ * in this order. A file has them only when some read carries one; files without them (older
+ * files included) are read as before.
+ */
+export const TIMELINE_CSV_EXTRA_COLUMNS = [
+  ['temperature_c', 'temperatureC'],
+  ['sm_clock_mhz', 'smClockMhz'],
+  ['memory_used_bytes', 'memoryUsedBytes'],
+  ['clock_event_reasons', 'clockEventReasons'],
+  ['processes', 'processes'],
+  ['foreign_processes', 'foreignProcesses'],
+  ['error', 'error'],
+] as const satisfies ReadonlyArray<readonly [string, keyof MeterRead]>;
+
+/** The header with the extra columns. */
+export const TIMELINE_CSV_EXTENDED_HEADER = [...TIMELINE_CSV_HEADER, ...TIMELINE_CSV_EXTRA_COLUMNS.map(([column]) => column)] as const;
+
+type ExtraKey = (typeof TIMELINE_CSV_EXTRA_COLUMNS)[number][1];
+
+const hasExtras = (read: MeterRead): boolean => TIMELINE_CSV_EXTRA_COLUMNS.some(([, k]) => read[k] !== undefined && read[k] !== null);
 
 function field(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
@@ -17,9 +43,17 @@ const num = (value: number | null): string => (value === null ? '' : String(valu
 
 /** The timeline as CSV text (header line first, `\n` line ends, a final newline). */
 export function timelineCsv(samples: TimelineSample[]): string {
-  const lines = [TIMELINE_CSV_HEADER.join(',')];
+  const extended = samples.some((s) => hasExtras(s.read));
+  const lines = [(extended ? TIMELINE_CSV_EXTENDED_HEADER : TIMELINE_CSV_HEADER).join(',')];
   for (const {scheduledMs, read} of samples) {
-    lines.push([num(scheduledMs), num(read.readStartMs), num(read.readEndMs), field(read.meter), field(read.channel), num(read.energyJ), num(read.powerW)].join(','));
+    const row = [num(scheduledMs), num(read.readStartMs), num(read.readEndMs), field(read.meter), field(read.channel), num(read.energyJ), num(read.powerW)];
+    if (extended) {
+      for (const [, k] of TIMELINE_CSV_EXTRA_COLUMNS) {
+        const value = read[k];
+        row.push(typeof value === 'string' ? field(value) : num(value ?? null));
+      }
+    }
+    lines.push(row.join(','));
   }
   return lines.join('\n') + '\n';
 }
@@ -79,18 +113,24 @@ function csvError(message: string, line: number) {
   });
 }
 
-/** Parses what {@link timelineCsv} writes; throws `E_TIMELINE_CSV` naming the line on bad input. */
+/**
+ * Parses what {@link timelineCsv} writes, with or without the extra columns; throws
+ * `E_TIMELINE_CSV` naming the line on bad input.
+ */
 export function parseTimelineCsv(text: string): TimelineSample[] {
   const samples: TimelineSample[] = [];
   let header = true;
+  let columns: number = TIMELINE_CSV_HEADER.length;
   for (const {fields, line} of records(text.replace(/^\uFEFF/, ''))) {
     if (header) {
-      if (fields.join(',') !== TIMELINE_CSV_HEADER.join(',')) throw csvError(`expected header ${TIMELINE_CSV_HEADER.join(',')}`, line);
+      const found = fields.join(',');
+      if (found === TIMELINE_CSV_EXTENDED_HEADER.join(',')) columns = TIMELINE_CSV_EXTENDED_HEADER.length;
+      else if (found !== TIMELINE_CSV_HEADER.join(',')) throw csvError(`expected header ${TIMELINE_CSV_HEADER.join(',')} (optionally followed by ${TIMELINE_CSV_EXTRA_COLUMNS.map(([c]) => c).join(',')})`, line);
       header = false;
       continue;
     }
     if (fields.length === 1 && fields[0] === '') continue; // blank line
-    if (fields.length !== TIMELINE_CSV_HEADER.length) throw csvError(`expected ${TIMELINE_CSV_HEADER.length} fields, found ${fields.length}`, line);
+    if (fields.length !== columns) throw csvError(`expected ${columns} fields, found ${fields.length}`, line);
     const [scheduled, start, end, meter, channel, energy, power] = fields as [string, string, string, string, string, string, string];
     const parse = (value: string, name: string, nullable: boolean): number | null => {
       if (value === '') {
@@ -101,17 +141,23 @@ export function parseTimelineCsv(text: string): TimelineSample[] {
       if (!Number.isFinite(n)) throw csvError(`${name} is not a number: ${JSON.stringify(value)}`, line);
       return n;
     };
-    samples.push({
-      scheduledMs: parse(scheduled, 'scheduled_ms', false) as number,
-      read: {
-        meter,
-        channel,
-        energyJ: parse(energy, 'energy_j', true),
-        powerW: parse(power, 'power_w', true),
-        readStartMs: parse(start, 'read_start_ms', false) as number,
-        readEndMs: parse(end, 'read_end_ms', false) as number,
-      },
-    });
+    const read: MeterRead = {
+      meter,
+      channel,
+      energyJ: parse(energy, 'energy_j', true),
+      powerW: parse(power, 'power_w', true),
+      readStartMs: parse(start, 'read_start_ms', false) as number,
+      readEndMs: parse(end, 'read_end_ms', false) as number,
+    };
+    if (columns > TIMELINE_CSV_HEADER.length) {
+      TIMELINE_CSV_EXTRA_COLUMNS.forEach(([column, k], i) => {
+        const value = fields[TIMELINE_CSV_HEADER.length + i] as string;
+        if (value === '') return;
+        if (k === 'error') read.error = value;
+        else read[k as Exclude<ExtraKey, 'error'>] = parse(value, column, false);
+      });
+    }
+    samples.push({scheduledMs: parse(scheduled, 'scheduled_ms', false) as number, read});
   }
   if (header) throw csvError('empty file: no header', 1);
   return samples;

@@ -8,7 +8,8 @@ import type {MeterRead} from '../measure/types.js';
  * One measured quantity of one meter (a RAPL zone, an estimate, later a GPU).
  *
  * - `counter`: every read carries a cumulative `energyJ` (wraps unfolded); phase energy is the
- *   difference of two boundary reads. `powerW` on a read is the mean power since the previous read.
+ *   difference of two boundary reads. `powerW` on a read is the mean power since the previous read,
+ *   or the source's own power reading where it has one (nvml: `nvmlDeviceGetPowerUsage`).
  * - `power`: reads carry only `powerW`; energy comes from integrating the timeline.
  */
 export interface ChannelInfo {
@@ -67,7 +68,19 @@ export interface CpuEstimateMeterConfig {
   clockTicksPerS?: number;
 }
 
-export type MeterConfig = RaplMeterConfig | CpuEstimateMeterConfig;
+export interface NvmlMeterConfig {
+  kind: 'nvml';
+  /** The NVML library to load, default `libnvidia-ml.so.1` (tests point it at a fake). */
+  libraryPath?: string;
+  /** The GPUs to measure, by UUID (resolve indices first with `resolveGpus`). */
+  uuids: string[];
+  /** The server's process group, for `foreignProcesses`; ≤ 0 or absent before the server exists (every process is then foreign). */
+  pgid?: number;
+  /** procfs root where process groups are looked up, default `/proc`. */
+  procRoot?: string;
+}
+
+export type MeterConfig = RaplMeterConfig | CpuEstimateMeterConfig | NvmlMeterConfig;
 
 /** What the sampler's worker is created from; plain data (it crosses a thread boundary). */
 export interface SamplerConfig {
@@ -86,4 +99,8 @@ export const MeterErrorCodes = {
   sampler: 'E_SAMPLER',
   /** A timeline.csv is malformed. */
   timelineCsv: 'E_TIMELINE_CSV',
+  /** A requested GPU (index or UUID) is not on this machine. */
+  gpuNotFound: 'E_GPU_NOT_FOUND',
+  /** A measured GPU fell off the bus during the run (NVML_ERROR_GPU_IS_LOST): the run fails. */
+  gpuLost: 'E_GPU_LOST',
 } as const;

@@ -12,6 +12,7 @@ import type {Boundary, ClockAnchor, PhaseName, RequestRecord, TimelineSample} fr
 import {parseTimelineCsv, timelineCsv, type ChannelInfo} from '../meters/index.js';
 import type {EnvironmentInfo, Pinning} from '../experiment/environment.js';
 import type {ModelInfo} from '../flops/index.js';
+import type {Provenance} from '../provenance/index.js';
 import {computeMetrics, METRIC_DEFINITIONS, type PhaseEnergyInput, type RunMetrics} from '../experiment/metrics.js';
 import {energyOf, idleInput} from '../experiment/run.js';
 
@@ -68,6 +69,8 @@ export interface ExperimentResult {
   };
   warmup: {mode: string; requests: number; converged: boolean | null; finalCv: number | null} | null;
   workload: WorkloadInfo | null;
+  /** Versions, argv, model hash, machine: what it takes to say exactly what was measured. */
+  provenance: Provenance | null;
   /** The model as measured: its reference and the shape read from it (FLOPs), or why unknown. */
   model: {ref: string; info: ModelInfo | null; reason?: string} | null;
   client: {eventLoopDelay: {p50Ms: number; p99Ms: number; maxMs: number} | null; clientCpuS: number | null; pinning: Pinning | null};
@@ -80,6 +83,7 @@ export interface ExperimentResult {
 export const SINGLE_RUN_NOTE = 'This is a single run: it has no confidence interval. Repeat it in a campaign (cycles ≥ 3) to get one.';
 
 export function buildResult(input: {
+  provenance?: Provenance | null;
   status: 'completed' | 'failed';
   failure: ExperimentResult['failure'];
   resolved: ResolvedExperiment;
@@ -116,6 +120,7 @@ export function buildResult(input: {
     warmup: input.warmup,
     workload: input.workload ?? null,
     model: input.model ?? null,
+    provenance: input.provenance ?? null,
     client: input.client,
     metrics: input.metrics,
     definitions: METRIC_DEFINITIONS,
@@ -188,6 +193,7 @@ export function recomputeRun(runDir: string): {stored: RunMetrics | null; recomp
           energyNullReason: reason,
           boundaries: result.boundaries,
           model: result.model ? {info: result.model.info, reason: result.model.reason} : undefined,
+          intervalMs: result.meters.sampling?.intervalMs,
         });
   const differences: Array<{path: string; stored: unknown; recomputed: unknown}> = [];
   diff(result.metrics, recomputed, 'metrics', differences);

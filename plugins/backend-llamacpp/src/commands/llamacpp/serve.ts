@@ -1,4 +1,4 @@
-import {spawn} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import {Flags} from '@oclif/core';
 import {LlamacppCommand} from '../../command-base.js';
 import {inspectGguf} from '../../gguf/validate.js';
@@ -45,7 +45,12 @@ export default class Serve extends LlamacppCommand {
     if (flags['batch-size'] !== undefined) argv.push('--batch-size', String(flags['batch-size']));
     if (flags['flash-attention']) argv.push('--flash-attention');
 
-    const child = spawn(process.execPath, argv, {stdio: 'inherit'});
+    // The server must not outlive this command, even when it is killed with SIGKILL: setpriv's
+    // parent-death signal (util-linux) does that; without setpriv, only the signals forwarded below.
+    const setpriv = spawnSync('setpriv', ['--help'], {stdio: 'ignore'}).status === 0;
+    const child = setpriv
+      ? spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', process.execPath, ...argv], {stdio: 'inherit'})
+      : spawn(process.execPath, argv, {stdio: 'inherit'});
     // Ctrl+C reaches the server through the terminal's process group; forward only what does not.
     const ignore = () => {};
     const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
