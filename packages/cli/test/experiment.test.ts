@@ -60,7 +60,7 @@ function serverProcesses(): string[] {
 async function startUntilServer(args: string[], project: string) {
   const cwd = join(dir, project);
   mkdirSync(join(cwd, '.lem-state'), {recursive: true}); // its own project root
-  const child = spawn(process.execPath, [LEM_BIN, ...args], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache')}});
+  const child = spawn(process.execPath, [LEM_BIN, ...args], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache'), LEM_LOCK_DIR: join(home, 'locks')}});
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -279,6 +279,21 @@ describe('bad input and failures', () => {
     expect(run.stderr).toMatch(/Try: .*lem datasets fetch aienergyscore/);
     expect(run.stderr).toMatch(/Try: .*kind: builtin/);
     expect(serverProcesses()).toEqual([]);
+  });
+
+  it('a second run on the same device is refused while the first measures (E_DEVICE_BUSY)', async () => {
+    const file = experiment('busy', `dataset:\n  kind: builtin\n  n_prompts: 10\n${FAST.replace('baseline_s: 0.5', 'baseline_s: 30')}`);
+    const {child, exited} = await startUntilServer(['experiment', file, '--quiet'], 'busy-project');
+    try {
+      const second = lem(['experiment', experiment('busy2', FAST)], {home, cwd: dir});
+      expect(second.status).toBe(1);
+      expect(second.stderr).toContain('E_DEVICE_BUSY');
+      expect(second.stderr).toContain(`pid ${child.pid}`);
+      expect(second.stderr).toContain('--wait-for-devices');
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+    }
   });
 
   it('Ctrl+C stops the experiment and its server, records it as interrupted, and exits 130', async () => {

@@ -27,6 +27,8 @@ export function lem(args: string[], options: {cwd?: string; home?: string; env?:
       LEM_DATA_DIR: join(home, 'data'),
       LEM_CONFIG_DIR: join(home, 'config'),
       LEM_CACHE_DIR: join(home, 'cache'),
+      // Device locks are machine-wide by default; tests keep theirs per home.
+      LEM_LOCK_DIR: join(home, 'locks'),
       NO_COLOR: '1',
       ...options.env,
     },

@@ -48,6 +48,7 @@ export default class Experiment extends LemCommand<typeof Experiment> {
     runner: Flags.option({options: ['local', 'docker'] as const, description: 'Where the server runs.'})(),
     backend: Flags.string({description: 'Backend id (overrides the file).'}),
     set: Flags.string({description: 'Set any setting by dotted key, e.g. workload.concurrency=4 (repeatable).', multiple: true}),
+    'wait-for-devices': Flags.integer({description: 'Wait up to this many seconds for another lem run to free the CPU or GPUs (default: fail at once with E_DEVICE_BUSY).', min: 0, default: 0}),
   };
 
   public async run(): Promise<ExperimentCommandResult> {
@@ -99,6 +100,8 @@ export default class Experiment extends LemCommand<typeof Experiment> {
         resultsDir,
         cacheDir: join(this.config.cacheDir, 'datasets'),
         experimentFile: experimentFile.path,
+        plugins: this.config.getPluginsList().map((p) => ({name: p.name, version: p.version})),
+        waitForDevicesS: this.flags['wait-for-devices'],
         onEvent,
         signal: abort.signal,
       }).finally(() => display.finish());

@@ -201,7 +201,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   let serverArgv: string[] | null = null;
   let failure: RunError | undefined;
   let metrics: RunMetrics | null = null;
-  let warmupInfo: {mode: string; requests: number; converged: boolean | null; finalCv: number | null} | null = null;
+  let warmupInfo: ExperimentResult['warmup'] = null;
   let workloadInfo: WorkloadInfo | null = null;
   const loopDelay = monitorEventLoopDelay({resolution: LOOP_RESOLUTION_MS});
   let clientCpuS: number | null = null;
@@ -273,6 +273,10 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       else energyNullReason = 'no-meter';
     }
     channels = sampler?.channels ?? [];
+    const rapl = probeRapl(opts.meterRoots?.raplRoot);
+    if (!rapl.available && (rapl.code === 'permission-denied' || rapl.code === 'unreadable')) {
+      warn({code: 'W_RAPL_UNREADABLE', message: `RAPL counters exist but cannot be read (${rapl.reason}); CPU energy is estimated instead`});
+    }
 
     await phase('launch', async () => {
       if (!backend) {
@@ -377,7 +381,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       if (w.mode === 'fixed') {
         const n = Math.max(w.requests, concurrency);
         await drive('warmup', Array.from({length: n}, (_, i) => measurePrompts[i % measurePrompts.length]!), {kind: 'closed', concurrency});
-        warmupInfo = {mode: 'fixed', requests: n, converged: null, finalCv: null};
+        warmupInfo = {mode: 'fixed', requests: n, warmupConverged: null, finalCv: null};
         return;
       }
       // Convergence: one request at a time on one fixed prompt until per-request ITL settles.
@@ -405,7 +409,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
         const extra = concurrency - itls.length;
         await drive('warmup', Array.from({length: extra}, () => fixed), {kind: 'closed', concurrency});
       }
-      warmupInfo = {mode: 'convergence', requests: records.filter((r) => r.phase === 'warmup').length, converged, finalCv: cv};
+      warmupInfo = {mode: 'convergence', requests: records.filter((r) => r.phase === 'warmup').length, warmupConverged: converged, finalCv: cv};
       if (!converged) warn({code: 'W_WARMUP_NOT_CONVERGED', message: `warm-up stopped after ${w.max_requests} requests without ITL settling (last CV ${cv === null ? 'n/a' : (cv * 100).toFixed(1)} % ≥ ${w.cv_threshold * 100} %)`});
     });
 
@@ -482,8 +486,8 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   if (measured.length > 0) {
     metrics = computeMetrics({
       records: measured,
-      energy: energyOf('measure', boundaries, channels, energyNullReason),
-      idle: idleInput(phases, boundaries, channels, energyNullReason),
+      energy: energyOf('measure', boundaries, channels, energyNullReason, samples),
+      idle: idleInput(phases, boundaries, channels, energyNullReason, samples),
       samples,
       steadyWindow: (workloadInfo as WorkloadInfo | null)?.steadyWindow ?? null,
       channels,
@@ -536,7 +540,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     environment: environmentInfo(),
     server: {backend: settings.backend, plugin: resolved.backend ? `${resolved.backend.plugin.name}@${resolved.backend.plugin.version}` : null, argv: serverArgv, baseUrl},
     // Every phase's energy, from its own boundary reads (launch and teardown included).
-    phases: phases.map((p) => ({...p, energy: energyOf(p.name, boundaries, channels, energyNullReason)})),
+    phases: phases.map((p) => ({...p, energy: energyOf(p.name, boundaries, channels, energyNullReason, samples)})),
     boundaries,
     channels,
     sampling: samplerStats
@@ -622,21 +626,25 @@ function findBoundary(boundaries: Boundary[], label: string): Boundary | undefin
   return boundaries.find((b) => b.label === label);
 }
 
-export function energyOf(phaseName: PhaseName, boundaries: Boundary[], channels: ChannelInfo[], nullReason: string | null): PhaseEnergyInput {
+/**
+ * Energy of a phase from its boundary reads; `samples` lets power-only channels (a GPU without an
+ * energy counter) be integrated over the timeline, and sharpen each edge's uncertainty.
+ */
+export function energyOf(phaseName: PhaseName, boundaries: Boundary[], channels: ChannelInfo[], nullReason: string | null, samples?: TimelineSample[]): PhaseEnergyInput {
   if (nullReason) return {energyJ: null, uncertaintyJ: null, estimated: false, channels: [], reason: nullReason};
   const start = findBoundary(boundaries, `${phaseName}:start`);
   const end = findBoundary(boundaries, `${phaseName}:end`);
   if (!start || !end || channels.length === 0) return {energyJ: null, uncertaintyJ: null, estimated: false, channels: [], reason: 'no-meter'};
-  const e = phaseEnergy(start, end, channels);
+  const e = phaseEnergy(start, end, channels, samples);
   return {energyJ: e.energyJ, uncertaintyJ: e.uncertaintyJ, estimated: e.estimated, channels: e.channels, ...(e.energyJ === null ? {reason: e.reason ?? 'invalid-counter'} : {})};
 }
 
-export function idleInput(phases: PhaseRecord[], boundaries: Boundary[], channels: ChannelInfo[], nullReason: string | null) {
+export function idleInput(phases: PhaseRecord[], boundaries: Boundary[], channels: ChannelInfo[], nullReason: string | null, samples?: TimelineSample[]) {
   const idle = phases.find((p) => p.name === 'idle');
   if (!idle || idle.durationMs <= 0) return null;
   const s = findBoundary(boundaries, 'idle:start');
   const e = findBoundary(boundaries, 'idle:end');
-  return {energy: energyOf('idle', boundaries, channels, nullReason), durationS: s && e ? (e.atMs - s.atMs) / 1000 : idle.durationMs / 1000};
+  return {energy: energyOf('idle', boundaries, channels, nullReason, samples), durationS: s && e ? (e.atMs - s.atMs) / 1000 : idle.durationMs / 1000};
 }
 
 export function deriveWarnings(input: {
@@ -660,6 +668,9 @@ export function deriveWarnings(input: {
     out.push({code: 'W_SHORT_OUTPUTS', message: `mean output is ${m.tokens.meanOutput.toFixed(1)} tokens, below 95 % of max_output_tokens (${maxTokens}): per-token figures compare poorly across configurations`});
   }
   if (m.tokens.output === null) out.push({code: 'W_NO_TOKEN_COUNTS', message: 'the server gave no token counts (no usage, no tokenize path): per-token figures are null'});
+  if (m.energy.available) {
+    for (const c of m.energy.channels) if (c.invalid) out.push({code: 'W_COUNTER_RESET', message: `${c.meter} ${c.channel}: ${c.invalid}; its energy is null for this window`});
+  }
   for (const g of m.gpus) {
     const {start, end, max} = g.temperatureC;
     if (start !== null && ((end !== null && Math.abs(end - start) > 10) || (max !== null && max - start > 10))) {

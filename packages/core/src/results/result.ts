@@ -67,7 +67,8 @@ export interface ExperimentResult {
     } | null;
     energyNullReason: string | null;
   };
-  warmup: {mode: string; requests: number; converged: boolean | null; finalCv: number | null} | null;
+  /** Warm-up as run: requests sent, and for convergence whether ITL settled and its final CV. */
+  warmup: {mode: string; requests: number; warmupConverged: boolean | null; finalCv: number | null} | null;
   workload: WorkloadInfo | null;
   /** Versions, argv, model hash, machine: what it takes to say exactly what was measured. */
   provenance: Provenance | null;
@@ -185,8 +186,8 @@ export function recomputeRun(runDir: string): {stored: RunMetrics | null; recomp
       ? null
       : computeMetrics({
           records: measured,
-          energy: energyOf('measure', result.boundaries, result.meters.channels, reason),
-          idle: idleInput(result.phases, result.boundaries, result.meters.channels, reason),
+          energy: energyOf('measure', result.boundaries, result.meters.channels, reason, samples),
+          idle: idleInput(result.phases, result.boundaries, result.meters.channels, reason, samples),
           samples,
           steadyWindow: result.workload?.steadyWindow ?? null,
           channels: result.meters.channels,
