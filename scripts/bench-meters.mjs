@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Meter overhead: output tokens/s of the same experiment with the meters on and off, on the tiny
+// Meter overhead: output tokens/s of the same experiment with every meter on and with none, on the tiny
 // model, interleaved (on, off, on, off, …) so drift hits both alike. Prints JSON with the median
 // of each and their ratio (on ÷ off; 1.00 = no overhead).
-import {spawnSync} from 'node:child_process';
-import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {execFileSync, spawnSync} from 'node:child_process';
+import {mkdirSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
@@ -27,7 +27,21 @@ warmup: {mode: fixed, requests: 10}
 measure: {baseline_s: 1}
 llamacpp: {threads: 1, parallel: 1}
 `;
-writeFileSync(join(work, 'on.yaml'), `name: meters-on\n${base}`);
+// "all": every meter lem has, at once. This machine has no RAPL and no GPU, so RAPL reads a fake
+// powercap tree and NVML the fake libnvidia-ml (compiled here with gcc): their cost on lem's side
+// (file parsing, FFI calls in the sampler thread) is what competes with the server.
+const powercap = join(work, 'powercap', 'intel-rapl:0');
+mkdirSync(join(powercap, 'intel-rapl:0:0'), {recursive: true});
+for (const [dir, name] of [[powercap, 'package-0'], [join(powercap, 'intel-rapl:0:0'), 'dram']]) {
+  writeFileSync(join(dir, 'name'), `${name}\n`);
+  writeFileSync(join(dir, 'energy_uj'), '1000000\n');
+  writeFileSync(join(dir, 'max_energy_range_uj'), '262143328850\n');
+}
+const nvmlLib = join(work, 'libnvidia-ml.so.1');
+execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', nvmlLib, join(root, 'packages/core/src/meters/__fixtures__/fake-nvml.c')]);
+writeFileSync(join(work, 'nvml.txt'), 'driver 555.42.06\ndevice GPU-00000000-0000-0000-0000-000000000001\nname Fake GPU\npower_w 300\n');
+Object.assign(env, {LEM_POWERCAP_ROOT: join(work, 'powercap'), LEM_NVML_LIBRARY: nvmlLib, FAKE_NVML_SCRIPT: join(work, 'nvml.txt')});
+writeFileSync(join(work, 'on.yaml'), `name: meters-on\ngpus: [0]\n${base.replace('measure: {baseline_s: 1}', 'measure: {baseline_s: 1, meters: [rapl, cpu-estimate, nvml]}').replace('parallel: 1}', 'parallel: 1, gpu_layers: 0}')}`);
 writeFileSync(join(work, 'off.yaml'), `name: meters-off\n${base.replace('measure: {baseline_s: 1}', 'measure: {baseline_s: 1, meters: []}')}`);
 
 const median = (xs) => {
@@ -42,7 +56,7 @@ for (let i = 0; i < reps; i++) {
     const out = JSON.parse(run(['experiment', `${which}.yaml`, '--json']));
     const result = JSON.parse(readFileSync(join(out.runDir, 'result.json'), 'utf8'));
     tokensPerS[which].push(result.metrics.outputTokensPerS);
-    if (which === 'on') meters = result.meters.channels.map((c) => c.meter);
+    if (which === 'on') meters = [...new Set(result.meters.channels.map((c) => c.meter))];
   }
 }
 const on = median(tokensPerS.on);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm bench [cli|server|driver|meters]`: CLI cold start (median of 10 runs each), the embedded
+// `pnpm bench [cli|server|driver|sampler|meters]`: CLI cold start (median of 10 runs each), the embedded
 // server's tokens/s, the workload driver's capacity, and the meters' overhead on tokens/s.
 // Prints one JSON document; docs/benchmarks.md records the figures with this command.
 import {spawnSync} from 'node:child_process';
@@ -39,7 +39,7 @@ if (!only || only === 'cli') {
   out.coldStart = {'lem --version': coldStart(['--version']), 'lem backends': coldStart(['backends'])};
 }
 // Each part runs in its own process, so one part's warm JIT or open handles never help another.
-for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['meters', 'bench-meters.mjs']]) {
+for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['sampler', 'bench-sampler.mjs'], ['meters', 'bench-meters.mjs']]) {
   if (only && only !== part) continue;
   const r = spawnSync(process.execPath, [join(root, 'scripts', script)], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
   if (r.status !== 0) throw new Error(`${script} exited ${r.status}`);

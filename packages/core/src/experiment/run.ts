@@ -80,6 +80,11 @@ interface GpuSelection {
   probe: NvmlProbe | null;
 }
 
+/** The powercap root: the option, $LEM_POWERCAP_ROOT (a copied or bind-mounted tree), else /sys/class/powercap. */
+function raplRoot(opts: RunExperimentOptions): string | undefined {
+  return opts.meterRoots?.raplRoot ?? (opts.env ?? process.env).LEM_POWERCAP_ROOT;
+}
+
 function nvmlLibrary(opts: RunExperimentOptions): string | undefined {
   return opts.meterRoots?.nvmlLibrary ?? (opts.env ?? process.env).LEM_NVML_LIBRARY;
 }
@@ -113,7 +118,7 @@ async function preflight(opts: RunExperimentOptions): Promise<GpuSelection> {
     selection = {uuids: resolveGpus(settings.gpus, probe), probe};
   }
   if (wanted.includes('rapl')) {
-    const probe = probeRapl(opts.meterRoots?.raplRoot);
+    const probe = probeRapl(raplRoot(opts));
     if (!probe.available) throw configError('E_METER_UNAVAILABLE', `the rapl meter is not available here: ${probe.reason}`, ['remove rapl from measure.meters to use the estimate, or fix the reason above']);
   }
   return selection;
@@ -122,12 +127,12 @@ async function preflight(opts: RunExperimentOptions): Promise<GpuSelection> {
 /** Picks meters: what the settings ask for, else RAPL where present, else the labelled CPU estimate; NVML for the experiment's GPUs. */
 function meterConfig(opts: RunExperimentOptions, pgid: number, serverCpus: number, gpuUuids: string[]): SamplerConfig['meters'] {
   const wanted = opts.resolved.settings.measure.meters;
-  const rapl = probeRapl(opts.meterRoots?.raplRoot);
+  const rapl = probeRapl(raplRoot(opts));
   const raplWanted = wanted ? wanted.includes('rapl') : rapl.available;
   const estimateWanted = wanted ? wanted.includes('cpu-estimate') : !rapl.available;
   const nvmlWanted = wanted ? wanted.includes('nvml') : true;
   const meters: SamplerConfig['meters'] = [];
-  if (raplWanted && rapl.available) meters.push({kind: 'rapl', root: opts.meterRoots?.raplRoot});
+  if (raplWanted && rapl.available) meters.push({kind: 'rapl', root: raplRoot(opts)});
   if (estimateWanted) meters.push({kind: 'cpu-estimate', procRoot: opts.meterRoots?.procRoot, pgid, cpus: serverCpus});
   if (nvmlWanted && gpuUuids.length > 0) meters.push({kind: 'nvml', uuids: gpuUuids, pgid, libraryPath: nvmlLibrary(opts), procRoot: opts.meterRoots?.procRoot});
   return meters;
@@ -273,7 +278,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       else energyNullReason = 'no-meter';
     }
     channels = sampler?.channels ?? [];
-    const rapl = probeRapl(opts.meterRoots?.raplRoot);
+    const rapl = probeRapl(raplRoot(opts));
     if (!rapl.available && (rapl.code === 'permission-denied' || rapl.code === 'unreadable')) {
       warn({code: 'W_RAPL_UNREADABLE', message: `RAPL counters exist but cannot be read (${rapl.reason}); CPU energy is estimated instead`});
     }
