@@ -202,6 +202,15 @@ describe('bad input and failures', () => {
     expect(result.failure).toMatchObject({category: 'config', code: 'E_DATASET_INVALID'});
   });
 
+  it('a model path that does not exist fails before a server starts', () => {
+    writeFileSync(join(dir, 'nomodel.yaml'), `name: nomodel\nmodel: models/absent.gguf\n${FAST}`);
+    const missing = lem(['experiment', join(dir, 'nomodel.yaml')], {home, cwd: dir});
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toContain('Error E_MODEL_NOT_FOUND');
+    expect(missing.stderr).toContain(join(dir, 'models', 'absent.gguf'));
+    expect(serverProcesses()).toEqual([]);
+  });
+
   it('an empty dataset is a coded error', () => {
     writeFileSync(join(dir, 'empty.txt'), '\n\n');
     const run = lem(['experiment', experiment('empty', `dataset:\n  kind: file\n  path: empty.txt\n${FAST}`)], {home, cwd: dir});

@@ -3,7 +3,7 @@
  * energy from boundary reads, every request recorded, and the result written atomically whatever
  * the outcome. Core never prints: progress goes out as events.
  */
-import {mkdirSync} from 'node:fs';
+import {existsSync, mkdirSync} from 'node:fs';
 import {monitorEventLoopDelay} from 'node:perf_hooks';
 import {join, resolve} from 'node:path';
 import {setTimeout as sleep} from 'node:timers/promises';
@@ -97,6 +97,16 @@ async function preflight(opts: RunExperimentOptions): Promise<GpuSelection> {
   }
   if (backend?.contribution.gpu === 'required' && settings.gpus.length === 0) {
     throw configError('E_GPU_REQUIRED', `backend ${backend.contribution.id} needs a GPU and the experiment gives it none`, ['gpus: [0]   # or a GPU UUID']);
+  }
+  if (backend) {
+    // A model given as a path must exist before a server is started for it (a hub id is the backend's business).
+    const model = resolveModelPath(settings.model, opts.baseDir);
+    if (model !== settings.model && !existsSync(model)) {
+      throw configError('E_MODEL_NOT_FOUND', `the model ${model} does not exist`, [
+        'check `model:` (a relative path is resolved from the experiment file\'s folder)',
+        'lem llamacpp tiny-model models/tiny.gguf   # a small test model',
+      ]);
+    }
   }
   await checkDatasetAvailable(settings.dataset, {baseDir: opts.baseDir, cacheDir: opts.cacheDir});
   if ('max_input_tokens' in settings.dataset && settings.dataset.max_input_tokens !== undefined) {
