@@ -19,6 +19,9 @@
 import {createHash} from 'node:crypto';
 import {mkdir, readFile, stat} from 'node:fs/promises';
 import {writeFileAtomic} from '../fs-atomic.js';
+import {DEFAULT_HF_ENDPOINT, describeNetworkError, hfEndpoint, hubGet} from '../hub.js';
+
+export {DEFAULT_HF_ENDPOINT, hfEndpoint};
 import {join} from 'node:path';
 import {parquetMetadata, parquetReadObjects, parquetSchema} from 'hyparquet';
 import {z} from 'zod';
@@ -39,7 +42,6 @@ export const AIENERGYSCORE_SOURCE = Object.freeze({
   column: 'text',
 });
 
-export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 
 const DATA_FILE = 'text_generation.parquet';
 const MANIFEST_FILE = 'manifest.json';
@@ -63,10 +65,6 @@ const manifestSchema = z.object({
 
 export type AienergyscoreManifest = z.infer<typeof manifestSchema>;
 
-/** The Hub address: `endpoint`, else `$HF_ENDPOINT`, else the public hub; no trailing slash. */
-export function hfEndpoint(endpoint?: string): string {
-  return (endpoint ?? process.env.HF_ENDPOINT ?? DEFAULT_HF_ENDPOINT).replace(/\/+$/u, '');
-}
 
 /** `${endpoint}/datasets/${repo}/resolve/${revision}/${file}` (the revision URL-encoded). */
 export function aienergyscoreUrl(revision: string = AIENERGYSCORE_SOURCE.revision, endpoint?: string): string {
@@ -275,63 +273,33 @@ export async function fetchAienergyscore(options: FetchAienergyscoreOptions): Pr
   return {manifest, path: paths.data, alreadyCached: false};
 }
 
-/**
- * GET with redirects followed by hand: the Hub answers `resolve` with a redirect to its file
- * store, and the `X-Repo-Commit` header (the commit a branch name resolved to) is only on that
- * first answer. The token is sent to the Hub's own origin only, never to the file store.
- */
+/** Downloads the file (see {@link hubGet} for redirects and the token) and checks its length. */
 async function download(url: string, token: string | undefined, fetchImpl: typeof fetch, timeoutMs: number): Promise<{bytes: Uint8Array; commit?: string}> {
-  const signal = AbortSignal.timeout(timeoutMs);
-  const origin = new URL(url).origin;
-  let current = url;
-  let commit: string | undefined;
-  for (let hop = 0; hop <= 5; hop++) {
-    const headers: Record<string, string> = {'user-agent': 'lem'};
-    if (token && new URL(current).origin === origin) headers.authorization = `Bearer ${token}`;
-    let response: Response;
-    try {
-      response = await fetchImpl(current, {headers, redirect: 'manual', signal});
-    } catch (error) {
-      throw fetchError(url, describeNetworkError(error), [], error);
-    }
-    commit ??= response.headers.get('x-repo-commit') ?? undefined;
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location) {
-      await response.body?.cancel();
-      current = new URL(location, current).toString();
-      continue;
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      const hint =
-        response.status === 401 || response.status === 403
-          ? ['set HF_TOKEN to a Hub token that may read the dataset']
-          : response.status === 404
-            ? ['check dataset.revision: the Hub has no such file at that revision']
-            : [];
-      throw fetchError(url, `the server answered ${response.status} ${response.statusText}`.trim(), hint);
-    }
-    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-    if (declared > MAX_DOWNLOAD_BYTES) {
-      await response.body?.cancel();
-      throw fetchError(url, `the file is ${declared} bytes, far larger than the dataset`);
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = new Uint8Array(await response.arrayBuffer());
-    } catch (error) {
-      throw fetchError(url, `the download broke off (${describeNetworkError(error)})`, [], error);
-    }
-    if (Number.isFinite(declared) && bytes.length !== declared) throw fetchError(url, `got ${bytes.length} of ${declared} bytes`);
-    return commit ? {bytes, commit} : {bytes};
+  const answer = await hubGet(url, {token, fetchImpl, signal: AbortSignal.timeout(timeoutMs)});
+  if (!answer.ok) {
+    if (answer.kind === 'network') throw fetchError(url, answer.message, [], answer.cause);
+    if (answer.kind === 'redirects') throw fetchError(url, 'too many redirects');
+    const hint =
+      answer.status === 401 || answer.status === 403
+        ? ['set HF_TOKEN to a Hub token that may read the dataset']
+        : answer.status === 404
+          ? ['check dataset.revision: the Hub has no such file at that revision']
+          : [];
+    throw fetchError(url, `the server answered ${answer.status} ${answer.statusText}`.trim(), hint);
   }
-  throw fetchError(url, 'too many redirects');
-}
-
-function describeNetworkError(error: unknown): string {
-  const e = error as {name?: string; message?: string; cause?: {code?: string; message?: string}};
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
-  const cause = e.cause?.code ?? e.cause?.message;
-  return cause ? `${e.message ?? 'network error'} (${cause})` : (e.message ?? String(error));
+  const {response, commit} = answer;
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > MAX_DOWNLOAD_BYTES) {
+    await response.body?.cancel();
+    throw fetchError(url, `the file is ${declared} bytes, far larger than the dataset`);
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await response.arrayBuffer());
+  } catch (error) {
+    throw fetchError(url, `the download broke off (${describeNetworkError(error)})`, [], error);
+  }
+  if (Number.isFinite(declared) && bytes.length !== declared) throw fetchError(url, `got ${bytes.length} of ${declared} bytes`);
+  return commit ? {bytes, commit} : {bytes};
 }
 

@@ -7,7 +7,7 @@ import {readdir, readFile, stat} from 'node:fs/promises';
 import {basename, join, resolve} from 'node:path';
 import {gguf, parseGgufShardFilename, type GGUFParseOutput, type GGUFTensorInfo} from '@huggingface/gguf';
 import {z} from 'zod';
-import {DEFAULT_HF_ENDPOINT} from '../datasets/aienergyscore.js';
+import {describeNetworkError, hfEndpoint, hubGet} from '../hub.js';
 import {configError, ErrorCodes, type CodedError, type ErrorDetail} from '../errors.js';
 
 export const ModelInfoErrorCodes = {
@@ -439,64 +439,39 @@ function fromConfig(json: unknown, origin: string): ModelInfoResult {
 }
 
 /**
- * GET with redirects followed by hand, so the token goes to the hub's own origin only. A hub
- * answer that is not a usable config is `available: false`, not an error: the user cannot fix it.
+ * The config.json of a hub model ({@link hubGet}: the token goes to the hub's own origin only). A
+ * hub answer that is not a usable config is `available: false`, not an error: the user cannot fix it.
  */
 async function fromHub(id: string, options: LoadModelInfoOptions): Promise<ModelInfoResult> {
   const env = options.env;
   if (env.HF_HUB_OFFLINE === '1' || env.HF_HUB_OFFLINE?.toLowerCase() === 'true') return unavailable(`HF_HUB_OFFLINE is set, so the config of ${id} was not fetched`);
-  const endpoint = (env.HF_ENDPOINT || DEFAULT_HF_ENDPOINT).replace(/\/+$/, '');
+  const endpoint = hfEndpoint(undefined, env);
   const url = `${endpoint}/${id}/resolve/main/config.json`;
   const token = env.HF_TOKEN || undefined;
-  const fetchImpl = options.fetchImpl ?? fetch;
-  const signal = AbortSignal.timeout(options.timeoutMs ?? 10_000);
-  const origin = new URL(url).origin;
-  let current = url;
-  for (let hop = 0; hop <= 5; hop++) {
-    const headers: Record<string, string> = {'user-agent': 'lem', accept: 'application/json'};
-    if (token && new URL(current).origin === origin) headers.authorization = `Bearer ${token}`;
-    let response: Response;
-    try {
-      response = await fetchImpl(current, {headers, redirect: 'manual', signal});
-    } catch (error) {
-      return unavailable(`could not fetch ${url}: ${describeNetworkError(error)}`);
-    }
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location) {
-      await response.body?.cancel();
-      current = new URL(location, current).toString();
-      continue;
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      const hint =
-        response.status === 401 || response.status === 403
-          ? token
-            ? ' (HF_TOKEN may not read this repository)'
-            : ' (a gated or private model: set HF_TOKEN)'
-          : response.status === 404
-            ? ' (no such model, or it has no config.json)'
-            : '';
-      return unavailable(`${url} answered ${response.status} ${response.statusText}`.trim() + hint);
-    }
-    let json: unknown;
-    try {
-      json = JSON.parse(await response.text());
-    } catch (error) {
-      return unavailable(`${url} did not return JSON (${describeNetworkError(error)})`);
-    }
-    try {
-      return {available: true, info: modelInfoFromConfigJson(json, url)};
-    } catch (error) {
-      return unavailable((error as Error).message);
-    }
+  const answer = await hubGet(url, {token, fetchImpl: options.fetchImpl, signal: AbortSignal.timeout(options.timeoutMs ?? 10_000), accept: 'application/json'});
+  if (!answer.ok) {
+    if (answer.kind === 'network') return unavailable(`could not fetch ${url}: ${answer.message}`);
+    if (answer.kind === 'redirects') return unavailable(`${url}: too many redirects`);
+    const hint =
+      answer.status === 401 || answer.status === 403
+        ? token
+          ? ' (HF_TOKEN may not read this repository)'
+          : ' (a gated or private model: set HF_TOKEN)'
+        : answer.status === 404
+          ? ' (no such model, or it has no config.json)'
+          : '';
+    return unavailable(`${url} answered ${answer.status} ${answer.statusText}`.trim() + hint);
   }
-  return unavailable(`${url}: too many redirects`);
+  let json: unknown;
+  try {
+    json = JSON.parse(await answer.response.text());
+  } catch (error) {
+    return unavailable(`${url} did not return JSON (${describeNetworkError(error)})`);
+  }
+  try {
+    return {available: true, info: modelInfoFromConfigJson(json, url)};
+  } catch (error) {
+    return unavailable((error as Error).message);
+  }
 }
 
-function describeNetworkError(error: unknown): string {
-  const e = error as {name?: string; message?: string; cause?: {code?: string; message?: string}};
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
-  const cause = e.cause?.code ?? e.cause?.message;
-  return cause ? `${e.message ?? 'network error'} (${cause})` : (e.message ?? String(error));
-}
