@@ -3,18 +3,23 @@
 #   1. logs the GPU's total-energy counter with nvidia-smi every 100 ms, independently of lem;
 #   2. runs a ≥ 60 s experiment on GPU 0 (the embedded llama.cpp server, CUDA build, all layers
 #      offloaded, the tiny model unless MODEL=... is given);
-#   3. interpolates nvidia-smi's counter at lem's recorded measure-window edges (the result's
-#      wall-clock anchor + window times) and prints lem's window energy, the independent energy and
-#      their ratio (1.000 = agreement).
-# Usage: scripts/gpu-check.sh [results-dir]      (env: MODEL, GPU=0, RATE=20, PROMPTS=1300)
+#   3. interpolates nvidia-smi's counter at lem's recorded measure-phase boundaries (the result's
+#      wall-clock anchor + boundary times) and prints lem's window energy, the independent energy
+#      and their ratio (1.000 = agreement).
+# Usage: scripts/gpu-check.sh [results-dir]
+#   env: MODEL (a GGUF; default the tiny model), GPU=0, RATE=20 requests/s, PROMPTS=1300 (the
+#   window is PROMPTS/RATE ≈ 65 s), GPU_LAYERS=max, BASELINE_S=10, NVIDIA_SMI=nvidia-smi
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v nvidia-smi >/dev/null || { echo "gpu-check: nvidia-smi not found: this check needs an NVIDIA GPU and driver" >&2; exit 2; }
+NVIDIA_SMI=${NVIDIA_SMI:-nvidia-smi}
+command -v "$NVIDIA_SMI" >/dev/null || { echo "gpu-check: $NVIDIA_SMI not found: this check needs an NVIDIA GPU and driver" >&2; exit 2; }
 LEM=${LEM:-"node packages/cli/bin/run.js"}
 OUT=${1:-$(mktemp -d)}
 GPU=${GPU:-0}
 RATE=${RATE:-20}
 PROMPTS=${PROMPTS:-1300}
+GPU_LAYERS=${GPU_LAYERS:-max}
+BASELINE_S=${BASELINE_S:-10}
 mkdir -p "$OUT"
 MODEL=${MODEL:-$OUT/tiny.gguf}
 [ -f "$MODEL" ] || $LEM llamacpp tiny-model "$MODEL"
@@ -28,12 +33,12 @@ gpus: [$GPU]
 dataset: {kind: synthetic, input_tokens: 64, n_prompts: $PROMPTS}
 workload: {request_rate: $RATE, max_output_tokens: 64}
 warmup: {mode: fixed, requests: 20}
-measure: {baseline_s: 10, meters: [nvml]}
-llamacpp: {gpu_layers: max, parallel: 8}
+measure: {baseline_s: $BASELINE_S, meters: [nvml]}
+llamacpp: {gpu_layers: $GPU_LAYERS, parallel: 8}
 YAML
 
 SMI_LOG="$OUT/nvidia-smi.csv"
-nvidia-smi -i "$GPU" --query-gpu=timestamp,total_energy_consumption --format=csv,noheader,nounits -lms 100 > "$SMI_LOG" &
+"$NVIDIA_SMI" -i "$GPU" --query-gpu=timestamp,total_energy_consumption --format=csv,noheader,nounits -lms 100 > "$SMI_LOG" &
 SMI_PID=$!
 trap 'kill $SMI_PID 2>/dev/null || true' EXIT
 sleep 1
@@ -47,8 +52,11 @@ run = json.load(open(sys.argv[1]))
 result = json.load(open(run["runDir"] + "/result.json"))
 m = result["metrics"]
 anchor = result["clock"]["wallMs"]           # epoch ms at the run's monotonic origin
-start = anchor + m["window"]["startMs"]
-end = anchor + m["window"]["endMs"]
+# lem's window energy is the difference of the counter reads at the measure phase's boundaries:
+# compare over exactly that interval (it brackets the request window by a few milliseconds).
+edges = {b["label"]: b["atMs"] for b in result["boundaries"]}
+start = anchor + edges["measure:start"]
+end = anchor + edges["measure:end"]
 points = []
 for line in open(sys.argv[2]):
     parts = [p.strip() for p in line.split(",")]
