@@ -23,7 +23,6 @@ import {DEFAULT_HF_ENDPOINT, describeNetworkError, hfEndpoint, hubGet} from '../
 
 export {DEFAULT_HF_ENDPOINT, hfEndpoint};
 import {join} from 'node:path';
-import {parquetMetadata, parquetReadObjects, parquetSchema} from 'hyparquet';
 import {z} from 'zod';
 import {configError, type CodedError} from '../errors.js';
 import {DatasetErrorCodes, type DatasetPrompt} from './select.js';
@@ -143,6 +142,8 @@ async function promptsOf(bytes: Uint8Array): Promise<DatasetPrompt[]> {
   const {column} = AIENERGYSCORE_SOURCE;
   const file = arrayBufferOf(bytes);
   // Throws on anything without Parquet's footer (an HTML page, a truncated body, garbage).
+  // Imported on use: only this dataset needs a Parquet reader.
+  const {parquetMetadata, parquetReadObjects, parquetSchema} = await import('hyparquet');
   const metadata = parquetMetadata(file);
   const columns = parquetSchema(metadata).children;
   const node = columns.find((c) => c.element.name === column);

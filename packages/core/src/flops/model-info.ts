@@ -5,7 +5,10 @@
  */
 import {readdir, readFile, stat} from 'node:fs/promises';
 import {basename, join, resolve} from 'node:path';
-import {gguf, parseGgufShardFilename, type GGUFParseOutput, type GGUFTensorInfo} from '@huggingface/gguf';
+import type {GGUFParseOutput, GGUFTensorInfo} from '@huggingface/gguf';
+
+// Imported on use: only a run (never a config command) reads a model's header.
+const ggufLib = () => import('@huggingface/gguf');
 import {z} from 'zod';
 import {describeNetworkError, hfEndpoint, hubGet} from '../hub.js';
 import {configError, ErrorCodes, type CodedError, type ErrorDetail} from '../errors.js';
@@ -97,7 +100,7 @@ async function readGguf(path: string): Promise<GGUFParseOutput & {fileSize: numb
   }
   let parsed: GGUFParseOutput;
   try {
-    parsed = await gguf(path, {allowLocalFile: true});
+    parsed = await (await ggufLib()).gguf(path, {allowLocalFile: true});
   } catch (error) {
     throw invalid(`${path} is not a readable GGUF file: ${(error as Error).message}`, GGUF_TRY);
   }
@@ -123,6 +126,7 @@ async function readGguf(path: string): Promise<GGUFParseOutput & {fileSize: numb
  */
 export async function modelInfoFromGguf(path: string): Promise<ModelInfo> {
   const first = resolve(path);
+  const {parseGgufShardFilename} = await ggufLib();
   const shard = parseGgufShardFilename(first);
   const paths =
     shard && Number(shard.total) > 1
@@ -401,6 +405,7 @@ export async function loadModelInfo(model: string, options: LoadModelInfoOptions
     const entries = await readdir(path).catch(() => [] as string[]);
     if (entries.includes('config.json')) return fromLocalConfig(join(path, 'config.json'));
     const ggufs = entries.filter((e) => /\.gguf$/i.test(e) && !/mmproj/i.test(e));
+    const {parseGgufShardFilename} = await ggufLib();
     const models = ggufs.filter((e) => {
       const shard = parseGgufShardFilename(e);
       return !shard || Number(shard.shard) === 1;

@@ -19,7 +19,13 @@
  */
 import {readFileSync} from 'node:fs';
 import {join} from 'node:path';
-import koffi, {type TypeObject} from 'koffi';
+import {createRequire} from 'node:module';
+import type {TypeObject} from 'koffi';
+
+// koffi loads a native addon: required on first use, so commands that never touch a GPU start faster.
+type Koffi = typeof import('koffi');
+let koffiModule: Koffi | undefined;
+const koffiLib = (): Koffi => (koffiModule ??= createRequire(import.meta.url)('koffi') as Koffi);
 import {codedError, ExitCode} from '@lem/plugin-kit';
 import {configError} from '../errors.js';
 import {monoNs, msSince, type MeterRead} from '../measure/types.js';
@@ -158,7 +164,8 @@ const loaded = new Map<string, NvmlLib>();
 function loadNvml(path: string): NvmlLib {
   const cached = loaded.get(path);
   if (cached) return cached;
-  let lib: ReturnType<typeof koffi.load>;
+  const koffi = koffiLib();
+  let lib: ReturnType<Koffi['load']>;
   try {
     lib = koffi.load(path);
   } catch (error) {
