@@ -84,11 +84,18 @@ describe('computeMetrics', () => {
 });
 
 describe('peakPowerW', () => {
-  it('sums top-level channels per tick and ignores sub-zones', () => {
+  it('sums the channels totals add per tick: sub-zones inside a package are skipped, DRAM counts', () => {
     const s = (t: number, channel: string, powerW: number): TimelineSample => ({scheduledMs: t, read: {meter: 'rapl', channel, energyJ: null, powerW, readStartMs: t, readEndMs: t}});
-    const samples = [s(0, 'package-0', 10), s(0, 'package-1', 5), s(0, 'package-0/core', 8), s(100, 'package-0', 12), s(100, 'package-1', 6), s(300, 'package-0', 99)];
-    expect(peakPowerW(samples, 0, 200)).toBe(18);
-    expect(peakPowerW(samples, 500, 600)).toBeNull();
+    const channels = [
+      {meter: 'rapl', channel: 'package-0'},
+      {meter: 'rapl', channel: 'package-1'},
+      {meter: 'rapl', channel: 'package-0/core', partOf: 'package-0'},
+      {meter: 'rapl', channel: 'package-0/dram'},
+    ];
+    const samples = [s(0, 'package-0', 10), s(0, 'package-1', 5), s(0, 'package-0/core', 8), s(0, 'package-0/dram', 2), s(100, 'package-0', 12), s(100, 'package-1', 6), s(300, 'package-0', 99)];
+    expect(peakPowerW(samples, 0, 200, channels)).toBe(18);
+    expect(peakPowerW(samples, 0, 50, channels)).toBe(17);
+    expect(peakPowerW(samples, 500, 600, channels)).toBeNull();
   });
 });
 

@@ -279,11 +279,15 @@ export interface MetricsInput {
   intervalMs?: number;
 }
 
-/** Sums sample power per tick across top-level channels (sub-zones such as `package-0/dram` are inside their package). */
-export function peakPowerW(samples: TimelineSample[], fromMs: number, toMs: number): number | null {
+/**
+ * Sums sample power per tick over the channels that totals add: a channel inside another (`partOf`,
+ * e.g. RAPL's `package-0/core`) is already in it; DRAM is its own domain and counts.
+ */
+export function peakPowerW(samples: TimelineSample[], fromMs: number, toMs: number, channels: Array<{meter: string; channel: string; partOf?: string}>): number | null {
+  const inside = new Set(channels.filter((c) => c.partOf).map((c) => `${c.meter}\u0000${c.channel}`));
   const perTick = new Map<number, number>();
   for (const s of samples) {
-    if (s.scheduledMs < fromMs || s.scheduledMs > toMs || s.read.powerW === null || s.read.channel.includes('/')) continue;
+    if (s.scheduledMs < fromMs || s.scheduledMs > toMs || s.read.powerW === null || inside.has(`${s.read.meter}\u0000${s.read.channel}`)) continue;
     perTick.set(s.scheduledMs, (perTick.get(s.scheduledMs) ?? 0) + s.read.powerW);
   }
   return perTick.size === 0 ? null : Math.max(...perTick.values());
@@ -368,6 +372,6 @@ function energyFigures(
     energyPer1kQueriesWh: perRequest === null ? null : (perRequest * 1000) / 3600,
     outputTokensPerJ: w.outputTokens !== null && e.energyJ > 0 ? w.outputTokens / e.energyJ : null,
     avgPowerW: w.durationS > 0 ? e.energyJ / w.durationS : 0,
-    peakPowerW: peakPowerW(input.samples, w.startMs, w.endMs),
+    peakPowerW: peakPowerW(input.samples, w.startMs, w.endMs, input.channels ?? []),
   };
 }
