@@ -14,7 +14,7 @@ import {configError, isCodedError, isRunError, runError, type FailureCategory, t
 import type {ResolvedExperiment} from '../config/resolve.js';
 import {makeAnchor, msSince, monoNs, type Boundary, type PhaseName, type RequestRecord, type TimelineSample} from '../measure/types.js';
 import {checkDatasetAvailable, loadPrompts, truncateToTokens, assertCanTruncate} from '../datasets/index.js';
-import {launchLocalServer, reapStaleServers, findFreePort, type RunningServer} from '../runner/index.js';
+import {classifyFailure, launchLocalServer, reapStaleServers, findFreePort, type RunningServer} from '../runner/index.js';
 import {runWorkload, sendRequest, type LoadMode, type Prompt, type RequestTemplate} from '../workload/index.js';
 import {startSampler, phaseEnergy, probeNvml, probeRapl, resolveGpus, type ChannelInfo, type NvmlProbe, type Sampler, type SamplerConfig} from '../meters/index.js';
 import {loadModelInfo, type ModelInfo} from '../flops/index.js';
@@ -214,6 +214,8 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   let energyNullReason: string | null = null;
   let baseUrl = '';
   let serverArgv: string[] | null = null;
+  // What the backend asked for: request extras, tokenize path and failure patterns come from it.
+  let launched: ServerSpec | null = null;
   let failure: RunError | undefined;
   let metrics: RunMetrics | null = null;
   let warmupInfo: ExperimentResult['warmup'] = null;
@@ -313,6 +315,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       // A local server sees exactly the experiment's GPUs (CUDA accepts UUIDs); without any, none.
       const spec: ServerSpec = {...planned, env: {...planned.env, CUDA_VISIBLE_DEVICES: gpus.uuids.join(',')}};
       serverArgv = spec.argv;
+      launched = spec;
       server = await launchLocalServer({
         spec,
         model,
@@ -329,28 +332,30 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
       engineVersion = await probeEngineVersion(baseUrl, spec.versionProbe);
       // A server that dies mid-run aborts the workload at once instead of failing request by request.
       void server.exited.then((exit) => {
-        if (!abort.signal.aborted && !stopping) abort.abort(serverDied(server!, exit));
+        if (!abort.signal.aborted && !stopping) abort.abort(serverDied(server!, exit, spec));
       });
     });
 
-    const extras = settings.workload.fixed_output_length ? (backend ? (serverSpecExtras(resolved) ?? {}) : {ignore_eos: true}) : {};
+    const spec = launched as ServerSpec | null;
+    // Fixed output length: the backend says how (its request extras); an endpoint gets the common `ignore_eos`.
+    const extras = settings.workload.fixed_output_length ? (spec ? (spec.requestExtras ?? {}) : {ignore_eos: true}) : {};
     const apiKey = settings.api_key_env ? (opts.env ?? process.env)[settings.api_key_env] : undefined;
     const template: RequestTemplate = {
       baseUrl,
       api: settings.workload.api,
-      model: backend ? settings.model : settings.model,
+      model: settings.model,
       maxTokens: settings.workload.max_output_tokens,
       temperature: settings.workload.temperature,
       seed: settings.workload.seed,
       extras,
       timeoutMs: settings.workload.request_timeout_s * 1000,
       apiKey,
-      tokenizePath: backend ? '/tokenize' : undefined,
+      tokenizePath: spec?.tokenizePath,
     };
 
     let measurePrompts: Prompt[] = prompts.map((p) => ({index: p.index, text: p.text}));
     if ('max_input_tokens' in settings.dataset && settings.dataset.max_input_tokens !== undefined) {
-      measurePrompts = await truncateToTokens(measurePrompts, settings.dataset.max_input_tokens, tokenizerOf(baseUrl));
+      measurePrompts = await truncateToTokens(measurePrompts, settings.dataset.max_input_tokens, tokenizerOf(baseUrl, spec?.tokenizePath ?? '/tokenize'));
     }
 
     const progress = (name: PhaseName, target: number) => {
@@ -591,21 +596,17 @@ function resolveModelPath(model: string, baseDir: string): string {
   return model;
 }
 
-function serverSpecExtras(resolved: ResolvedExperiment): Record<string, unknown> | undefined {
-  // requestExtras come from the spec; computing it needs a context, so ask with a placeholder one.
-  const b = resolved.backend!;
-  return b.contribution.server(resolved.backendConfig, {model: resolved.settings.model, port: 1, gpus: [], workdir: '/', threads: 1, runner: 'local'}).requestExtras;
-}
-
-function tokenizerOf(baseUrl: string) {
+/** The server's llama.cpp-style tokenizer: `POST tokenizePath {content}` and its `/detokenize` sibling. */
+function tokenizerOf(baseUrl: string, tokenizePath: string) {
+  const detokenizePath = tokenizePath.replace(/tokenize$/, 'detokenize');
   const post = async (path: string, body: unknown) => {
     const res = await fetch(new URL(path, baseUrl), {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)});
     if (!res.ok) throw runError('E_TOKENIZE_FAILED', `${path} answered ${res.status}`, ['check that the backend serves a llama.cpp-style tokenizer'], 'runtime');
     return res.json() as Promise<Record<string, unknown>>;
   };
   return {
-    tokenize: async (text: string) => (await post('/tokenize', {content: text})).tokens as number[],
-    detokenize: async (tokens: number[]) => (await post('/detokenize', {tokens})).content as string,
+    tokenize: async (text: string) => (await post(tokenizePath, {content: text})).tokens as number[],
+    detokenize: async (tokens: number[]) => (await post(detokenizePath, {tokens})).content as string,
   };
 }
 
@@ -615,14 +616,14 @@ function abortReason(signal: AbortSignal): RunError {
   return runError('E_INTERRUPTED', 'the experiment was interrupted', ['run it again'], 'interrupted');
 }
 
-function serverDied(server: RunningServer, exit: {code: number | null; signal: string | null}): RunError {
+function serverDied(server: RunningServer, exit: {code: number | null; signal: string | null}, spec: ServerSpec): RunError {
   const tail = server.outputTail();
-  const resource = tail.some((l) => /out of memory|failed to allocate|OOM/i.test(l));
   return runError(
     'E_SERVER_DIED',
     `the server exited during the run (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`})`,
     ['read the server output below; the run is recorded as failed'],
-    resource ? 'resource' : 'runtime',
+    // The runner's classification: the backend's error patterns plus the common out-of-memory texts.
+    classifyFailure(tail, exit.code, spec),
     tail.slice(-20).map((line) => ({message: line})),
   );
 }
