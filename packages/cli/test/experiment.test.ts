@@ -382,7 +382,8 @@ describe('GPUs through NVML (a fake libnvidia-ml with NVML ABI, the real FFI pat
   const gpuEnv = () => ({LEM_NVML_LIBRARY: fake.libraryPath, FAKE_NVML_SCRIPT: scriptPath});
 
   it('measures exactly the selected GPU, with its extras, warnings and provenance', () => {
-    const file = experiment('gpu', `gpus: [0]\ndataset:\n  kind: builtin\n  n_prompts: 8\n  max_input_tokens: 32\nworkload:\n  max_output_tokens: 16\n${FAST.replace('threads: 1', 'threads: 1\n  gpu_layers: 0')}`);
+    // A window of ~1 s, so that several 50 ms samples (temperature, throttling, processes) fall inside it.
+    const file = experiment('gpu', `gpus: [0]\ndataset:\n  kind: builtin\n  n_prompts: 40\n  max_input_tokens: 32\nworkload:\n  max_output_tokens: 64\n${FAST.replace('threads: 1', 'threads: 1\n  gpu_layers: 0')}`);
     const run = lem(['experiment', file, '--json'], {home, cwd: dir, env: gpuEnv()});
     expect(run.status, run.stderr).toBe(0);
     const runDir = runDirOf(run.stdout);
