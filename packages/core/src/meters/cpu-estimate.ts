@@ -178,6 +178,7 @@ export function createCpuEstimateMeter(options: CpuEstimateOptions): Meter & {se
     estimated: true,
     source: `linear per-vCPU model P = ${options.cpus} × ${idleW} W + (${maxW} − ${idleW}) W × u_server, u from ${procRoot}/<pid>/stat of process group; ${coefficientsSource}`,
     // CPU time moves in whole clock ticks.
+    scope: 'process-group',
     updatePeriodMs: 1000 / ticksPerS,
   };
 

@@ -4,7 +4,7 @@ import type {Boundary, MeterRead, TimelineSample} from '../measure/types.js';
 import {edgePowerW, integratePower, phaseEnergy, powerStats} from './energy.js';
 import type {ChannelInfo} from './types.js';
 
-const rapl = (channel: string, partOf?: string): ChannelInfo => ({meter: 'rapl', channel, kind: 'counter', estimated: false, source: 'test', updatePeriodMs: 1, ...(partOf ? {partOf} : {})});
+const rapl = (channel: string, partOf?: string): ChannelInfo => ({meter: 'rapl', channel, kind: 'counter', estimated: false, scope: 'socket', source: 'test', updatePeriodMs: 1, ...(partOf ? {partOf} : {})});
 const read = (channel: string, energyJ: number | null, startMs: number, endMs = startMs, powerW: number | null = null, meter = 'rapl'): MeterRead => ({meter, channel, energyJ, powerW, readStartMs: startMs, readEndMs: endMs});
 const boundary = (label: string, reads: MeterRead[]): Boundary => ({label, atMs: (reads[0]!.readStartMs + reads[reads.length - 1]!.readEndMs) / 2, reads});
 const sample = (t: number, powerW: number | null, channel = 'gpu0', meter = 'nvml'): TimelineSample => ({scheduledMs: t, read: read(channel, null, t, t, powerW, meter)});
@@ -66,7 +66,7 @@ describe('phaseEnergy', () => {
   });
 
   it('labels a total with any estimated part as estimated', () => {
-    const est: ChannelInfo = {meter: 'cpu-estimate', channel: 'server', kind: 'counter', estimated: true, source: 'model', updatePeriodMs: 10};
+    const est: ChannelInfo = {meter: 'cpu-estimate', channel: 'server', kind: 'counter', estimated: true, scope: 'process-group', source: 'model', updatePeriodMs: 10};
     const e = phaseEnergy(
       boundary('a', [read('package-0', 0, 0), read('server', 0, 0, 0, null, 'cpu-estimate')]),
       boundary('b', [read('package-0', 5, 1000), read('server', 2, 1000, 1000, null, 'cpu-estimate')]),
@@ -78,7 +78,7 @@ describe('phaseEnergy', () => {
   });
 
   it('integrates a power-only channel over the window between its boundary reads', () => {
-    const info: ChannelInfo = {meter: 'nvml', channel: 'gpu0', kind: 'power', estimated: false, source: 'test', updatePeriodMs: 100};
+    const info: ChannelInfo = {meter: 'nvml', channel: 'gpu0', kind: 'power', estimated: false, scope: 'device', source: 'test', updatePeriodMs: 100};
     const samples = [0, 500, 1000, 1500, 2000].map((t) => sample(t, 200));
     const e = phaseEnergy(boundary('a', [read('gpu0', null, 500, 500, 200, 'nvml')]), boundary('b', [read('gpu0', null, 1500, 1500, 200, 'nvml')]), [info], samples);
     expect(e.channels[0]).toMatchObject({energyJ: 200, method: 'integrated'});

@@ -157,8 +157,8 @@ describe.sequential('nvml', () => {
       const meter = open(createMeter({kind: 'nvml', libraryPath: fake.libraryPath, uuids: ['GPU-p', 'GPU-c']}));
       expect(isAttributing(meter)).toBe(true);
       expect(meter.channels).toEqual([
-        {meter: 'nvml', channel: 'GPU-p', kind: 'power', estimated: false, source: NVML_POWER_SOURCE, updatePeriodMs: 100},
-        {meter: 'nvml', channel: 'GPU-c', kind: 'counter', estimated: false, source: NVML_COUNTER_SOURCE, updatePeriodMs: 100},
+        {meter: 'nvml', channel: 'GPU-p', kind: 'power', estimated: false, scope: 'device', source: NVML_POWER_SOURCE, updatePeriodMs: 100},
+        {meter: 'nvml', channel: 'GPU-c', kind: 'counter', estimated: false, scope: 'device', source: NVML_COUNTER_SOURCE, updatePeriodMs: 100},
       ]);
       const reads = meter.read(monoNs());
       expect(reads.map((r) => [r.channel, r.energyJ === null, r.powerW])).toEqual([

@@ -500,6 +500,7 @@ export function createNvmlMeter(options: NvmlMeterOptions): Meter & {setPgid(pgi
     kind: g.counter ? 'counter' : 'power',
     estimated: false,
     source: g.counter ? NVML_COUNTER_SOURCE : NVML_POWER_SOURCE,
+    scope: 'device',
     updatePeriodMs: NVML_UPDATE_PERIOD_MS,
   }));
 

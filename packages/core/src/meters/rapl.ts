@@ -182,6 +182,7 @@ export function probeRapl(root: string = DEFAULT_POWERCAP_ROOT, fs: RaplFs = nod
     kind: 'counter',
     estimated: false,
     source: z.energyPath,
+    scope: 'socket',
     updatePeriodMs: RAPL_UPDATE_PERIOD_MS,
     ...(z.partOf === undefined ? {} : {partOf: z.partOf}),
   }));

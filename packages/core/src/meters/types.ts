@@ -20,6 +20,12 @@ export interface ChannelInfo {
   kind: 'counter' | 'power';
   /** True when the figures come from a model rather than a hardware counter. */
   estimated: boolean;
+  /**
+   * What the energy covers (DESIGN §6): `device` (one GPU, every process on it), `socket` (a CPU
+   * package or its DRAM: everything on the socket, lem itself included), `process-group` (the
+   * server's process group only), `container` (the server's container cgroup only).
+   */
+  scope: EnergyScope;
   /** Where the numbers come from, in words (a file, a model and its coefficients' source). */
   source: string;
   /**
@@ -33,6 +39,8 @@ export interface ChannelInfo {
    */
   partOf?: string;
 }
+
+export type EnergyScope = 'device' | 'socket' | 'process-group' | 'container';
 
 /**
  * A meter as the sampler drives it, inside one thread: reads are sequential, so a meter may keep
