@@ -39,5 +39,5 @@ export function findProjectRoot(options: {cwd?: string; flag?: string; env?: Nod
 
 /** Loads `.lem-config.yaml` of the project, if it has one. */
 export function loadProjectConfig(project: ProjectRoot): LoadedFile | undefined {
-  return project.configFile ? loadYamlFile(project.configFile) : undefined;
+  return project.configFile ? loadYamlFile(project.configFile, {kind: 'project'}) : undefined;
 }

@@ -160,6 +160,61 @@ describe('errors name file:line:col and the key path', () => {
     expect(e.details?.[0]).toMatchObject({path: 'model', location: {file: 'e.yaml', line: 1, col: 1}});
   });
 
+  it('says a required key is missing, at the mapping that should hold it, with the key to add', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'workload:\n  concurrency: 2\n')}));
+    expect(e.details).toEqual([{path: 'model', message: 'missing required key "model"', location: {file: 'e.yaml', line: 1, col: 1}}]);
+    expect(e.try[0]).toMatch(/^add to e\.yaml: {2}model: <string>/);
+  });
+
+  it('places a missing nested key at its parent key, block or flow', async () => {
+    for (const text of ['model: m\ndataset:\n  kind: synthetic\n', 'model: m\ndataset: {kind: synthetic}\n']) {
+      const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', text)}));
+      expect(e.details).toEqual([{path: 'dataset.input_tokens', message: 'missing required key "input_tokens"', location: {file: 'e.yaml', line: 2, col: 1}}]);
+      expect(e.try[0]).toMatch(/^add under dataset: in e\.yaml: {2}input_tokens: <number>/);
+    }
+  });
+
+  it('says a missing dataset kind is missing, with the kinds to choose from', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\ndataset:\n  n_prompts: 3\n')}));
+    expect(e.details).toEqual([{path: 'dataset.kind', message: 'missing required key "kind"', location: {file: 'e.yaml', line: 2, col: 1}}]);
+    expect(e.try[0]).toBe('add under dataset: in e.yaml:  kind: builtin | synthetic | file | aienergyscore');
+    const wrong = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\ndataset: {kind: web}\n')}));
+    expect(wrong.details?.[0]).toMatchObject({path: 'dataset.kind', location: {line: 2, col: 17}});
+  });
+
+  it('names the flag when the parent of a missing key was set on the command line', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\n'), cli: [parseSetFlag('dataset.kind=synthetic')]}));
+    expect(e.details?.[0]).toMatchObject({path: 'dataset.input_tokens', message: 'missing required key "input_tokens" (from --set dataset.kind)'});
+    // Quoted: `<` and `[` mean something to the shell.
+    expect(e.try[0]).toMatch(/^--set 'dataset\.input_tokens=<number>'/);
+  });
+
+  it('refuses rapl with cpu-estimate, which would count CPU energy twice, at measure.meters', async () => {
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nmeasure:\n  meters: [nvml, rapl, cpu-estimate]\n')}));
+    expect(e.code).toBe('E_CONFIG_INVALID');
+    expect(e.details).toHaveLength(1);
+    expect(e.details?.[0]).toMatchObject({path: 'measure.meters', location: {file: 'e.yaml', line: 3, col: 11}});
+    expect(e.details?.[0]?.message).toMatch(/twice/);
+    expect(e.try).toEqual([
+      expect.stringMatching(/^in e\.yaml, measure\.meters: \[nvml, rapl\] {3}# /),
+      expect.stringMatching(/^in e\.yaml, measure\.meters: \[nvml, cpu-estimate\] {3}# .*no CPU counter/),
+    ]);
+    const cli = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\n'), cli: [parseSetFlag('measure.meters=[rapl,cpu-estimate]')]}));
+    expect(cli.details?.[0]).toMatchObject({path: 'measure.meters', message: expect.stringContaining('(from --set measure.meters)')});
+    expect(cli.try).toEqual([expect.stringMatching(/^--set 'measure\.meters=\[rapl\]' {3}# /), expect.stringMatching(/^--set 'measure\.meters=\[cpu-estimate\]' {3}# /)]);
+    for (const meters of ['[rapl]', '[cpu-estimate, nvml]', '[nvml]']) {
+      const ok = await resolveExperiment({registry, experimentFile: file('e.yaml', `model: m\nmeasure:\n  meters: ${meters}\n`)});
+      expect(ok.settings.measure.meters).toHaveLength(meters.split(',').length);
+    }
+  });
+
+  it('has idle_settle_s, 2 s by default and never negative', async () => {
+    const r = await resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\n')});
+    expect(setting(r.sources, 'measure.idle_settle_s')).toMatchObject({value: 2, source: {kind: 'default'}});
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nmeasure:\n  idle_settle_s: -1\n')}));
+    expect(e.details?.[0]).toMatchObject({path: 'measure.idle_settle_s', location: {line: 3, col: 18}});
+  });
+
   it('refuses repetition in an experiment and points to campaigns', async () => {
     const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\ncycles: 5\n')}));
     expect(e.code).toBe('E_CONFIG_REPETITION');

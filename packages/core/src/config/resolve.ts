@@ -11,7 +11,7 @@ import type {z} from 'zod';
 import {parse as parseYamlScalar} from 'yaml';
 import {configError, ErrorCodes} from '../errors.js';
 import {requireBackend, type RegisteredBackend, type Registry} from '../registry.js';
-import {formatPath, getPath, isPlainObject, leaves, type KeyPath} from './paths.js';
+import {closest, formatPath, getPath, isPlainObject, leaves, type KeyPath} from './paths.js';
 import {
   experimentFileSchema,
   experimentSettingsSchema,
@@ -19,6 +19,7 @@ import {
   REPETITION_KEYS,
   type ExperimentSettings,
   type ProjectSettings,
+  type SuggestedValue,
 } from './schemas.js';
 import {Redactor, substituteEnv} from './secrets.js';
 import type {LoadedFile} from './yaml-file.js';
@@ -151,6 +152,8 @@ function sourceOf(layer: Layer | undefined, path: KeyPath): SettingSource {
     const dotted = path.join('.');
     let flag = layer.flags?.get(dotted);
     for (let i = path.length - 1; !flag && i > 0; i--) flag = layer.flags?.get(path.slice(0, i).join('.'));
+    // A mapping the command line created holds only what some `--set` below it gave.
+    flag ??= [...(layer.flags ?? [])].find(([key]) => key.startsWith(`${dotted}.`))?.[1];
     return {kind: 'cli', flag: flag ?? '--set'};
   }
   return {kind: 'file', role: layer.role, location: layer.file?.locate(path) ?? {file: layer.role}};
@@ -171,30 +174,6 @@ function locateIssue(layers: Layer[], path: KeyPath, key = false): {location?: S
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-function levenshtein(a: string, b: string): number {
-  const row = Array.from({length: b.length + 1}, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
-
-function closest(word: string, candidates: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Infinity;
-  for (const c of candidates) {
-    const d = levenshtein(word, c);
-    if (d < bestDistance) [best, bestDistance] = [c, d];
-  }
-  return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
-}
-
 function knownKeys(schema: z.ZodType, path: KeyPath): string[] {
   let current: unknown = schema;
   for (const part of path) {
@@ -212,22 +191,74 @@ function shapeOf(schema: unknown): Record<string, unknown> | undefined {
   return s?.shape;
 }
 
-type Issue = {path: KeyPath; message: string; key?: boolean};
+type Issue = {
+  path: KeyPath;
+  message: string;
+  key?: boolean;
+  /** A required key that is absent: what to write for it (`<number>`, `builtin | file`) and its description. */
+  missing?: {hint: string; description?: string};
+  /** Values that would fix the key at `path` (a schema's `params.suggest`). */
+  suggest?: SuggestedValue[];
+};
 
-function zodIssues(error: z.ZodError, schema: z.ZodType): Issue[] {
+/** The schema of the key at `path`, choosing a discriminated union's variant by the kind `data` gives. */
+function schemaAt(schema: unknown, path: KeyPath, data: unknown): unknown {
+  let current = schema;
+  for (let i = 0; i < path.length; i++) {
+    const part = path[i];
+    const shape = shapeOf(variantOf(current, getPath(data, path.slice(0, i)).value));
+    if (!shape || typeof part !== 'string') return undefined;
+    current = shape[part];
+  }
+  return current;
+}
+
+type SchemaLike = {shape?: Record<string, unknown>; description?: string; def?: {innerType?: unknown; options?: unknown[]; discriminator?: string; values?: unknown[]}};
+
+function variantOf(schema: unknown, value: unknown): unknown {
+  let s = schema as SchemaLike | undefined;
+  for (let i = 0; i < 5 && s && !s.shape && !s.def?.options && s.def?.innerType; i++) s = s.def.innerType as SchemaLike;
+  const discriminator = s?.def?.discriminator;
+  if (!discriminator || !s?.def?.options) return schema;
+  const kind = isPlainObject(value) ? value[discriminator] : undefined;
+  return s.def.options.find((o) => ((shapeOf(o)?.[discriminator] as SchemaLike | undefined)?.def?.values ?? []).includes(kind)) ?? schema;
+}
+
+function descriptionOf(schema: unknown): string | undefined {
+  let s = schema as SchemaLike | undefined;
+  for (let i = 0; i < 5 && s; i++) {
+    if (s.description) return s.description;
+    s = s.def?.innerType as SchemaLike | undefined;
+  }
+  return undefined;
+}
+
+/** Zod's issues in lem's terms; `data` is what was validated, to tell a missing key from a wrong one. */
+function zodIssues(error: z.ZodError, schema: z.ZodType, data: unknown): Issue[] {
   const out: Issue[] = [];
   for (const issue of error.issues) {
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+    const discriminator = issue.code === 'invalid_union' ? (issue as {discriminator?: string}).discriminator : undefined;
     if (issue.code === 'unrecognized_keys') {
       const known = knownKeys(schema, path);
       for (const key of issue.keys) {
         const suggestion = closest(key, known);
         out.push({path: [...path, key], key: true, message: `unknown key "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`});
       }
-    } else if (issue.code === 'invalid_union' && (issue as {discriminator?: string}).discriminator) {
-      out.push({path: [...path, 'kind'], message: `${issue.message}`});
+    } else if (discriminator) {
+      const at = path.at(-1) === discriminator ? path : [...path, discriminator];
+      const options = (issue as {options?: unknown[]}).options ?? [];
+      if (getPath(data, at).found) out.push({path: at, message: issue.message});
+      else out.push({path: at, message: `missing required key "${discriminator}"`, missing: {hint: options.join(' | ') || '<value>'}});
+    } else if (issue.code === 'invalid_type' && path.length > 0 && !getPath(data, path).found) {
+      out.push({
+        path,
+        message: `missing required key "${String(path.at(-1))}"`,
+        missing: {hint: `<${issue.expected}>`, description: descriptionOf(schemaAt(schema, path, data))},
+      });
     } else {
-      out.push({path, message: issue.message});
+      const suggest = issue.code === 'custom' ? (issue.params as {suggest?: SuggestedValue[]} | undefined)?.suggest : undefined;
+      out.push({path, message: issue.message, ...(suggest ? {suggest} : {})});
     }
   }
   return out;
@@ -244,20 +275,53 @@ async function standardIssues(schema: StandardSchemaV1, value: unknown): Promise
   };
 }
 
-function toDetail(issue: Issue, layers: Layer[], prefix: KeyPath = []): ErrorDetail {
+/** An error detail with the Try lines that fix it, when it has its own. */
+type Found = ErrorDetail & {try?: string[]};
+
+function shellWord(word: string): string {
+  return /^[\w.,=:/@+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+function flowValue(value: unknown, separator: string): string {
+  if (Array.isArray(value)) return `[${value.map((v) => flowValue(v, separator)).join(separator)}]`;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function toDetail(issue: Issue, layers: Layer[], prefix: KeyPath = []): Found {
   const path = [...prefix, ...issue.path];
-  const where = locateIssue(layers, path, issue.key);
+  const dotted = formatPath(path);
+  // A missing key has no position of its own: point at the key of the mapping that should hold it.
+  const where = issue.missing ? locateIssue(layers, path.slice(0, -1), true) : locateIssue(layers, path, issue.key);
+  const file = where.location?.file;
+  const tryLines: string[] = [];
+  if (issue.missing) {
+    const {hint, description} = issue.missing;
+    const key = String(path.at(-1));
+    const parent = formatPath(path.slice(0, -1));
+    const note = description ? `   # ${description}` : '';
+    if (where.flag) tryLines.push(`--set ${shellWord(`${dotted}=${hint}`)}${note}`);
+    else if (file) tryLines.push(`${parent ? `add under ${parent}: in ${file}` : `add to ${file}`}:  ${key}: ${hint}${note}`);
+  }
+  for (const {value, why} of issue.suggest ?? []) {
+    if (where.flag) tryLines.push(`--set ${shellWord(`${dotted}=${flowValue(value, ',')}`)}   # ${why}`);
+    else tryLines.push(`${file ? `in ${file}, ` : ''}${dotted}: ${flowValue(value, ', ')}   # ${why}`);
+  }
   return {
-    path: formatPath(path) || '(top level)',
+    path: dotted || '(top level)',
     message: where.flag ? `${issue.message} (from ${where.flag})` : issue.message,
     ...(where.location ? {location: where.location} : {}),
+    ...(tryLines.length > 0 ? {try: tryLines} : {}),
   };
 }
 
-function throwIfAny(details: ErrorDetail[], subject: string, tryLines: string[]): void {
-  if (details.length === 0) return;
+/** Throws the details found, if any, with their own Try lines and `fallbackTry` for those that have none. */
+function throwIfAny(found: Found[], subject: string, fallbackTry: string[]): void {
+  if (found.length === 0) return;
   // Top to bottom, file by file, as a person reads them.
-  details.sort((a, b) => (a.location?.file ?? '').localeCompare(b.location?.file ?? '') || (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
+  found.sort((a, b) => (a.location?.file ?? '').localeCompare(b.location?.file ?? '') || (a.location?.line ?? 0) - (b.location?.line ?? 0) || (a.location?.col ?? 0) - (b.location?.col ?? 0));
+  const own = found.flatMap((f) => f.try ?? []);
+  const tryLines = [...new Set(found.every((f) => f.try) ? own : [...own, ...fallbackTry])];
+  const details = found.map(({try: _try, ...detail}) => detail);
   throw configError(ErrorCodes.configInvalid, `${subject} ${details.length === 1 ? 'has an error' : `has ${details.length} errors`}`, tryLines, details);
 }
 
@@ -285,15 +349,15 @@ function splitSections(data: Record<string, unknown>, registry: Registry): {core
  * A plugin section of one file, checked by the plugin's schema. Keys the file does not give may
  * come from another layer, so only problems with what it gives are reported here.
  */
-async function givenSectionDetails(schema: StandardSchemaV1, section: unknown, layers: Layer[], prefix: KeyPath): Promise<ErrorDetail[]> {
+async function givenSectionDetails(schema: StandardSchemaV1, section: unknown, layers: Layer[], prefix: KeyPath): Promise<Found[]> {
   const {issues} = await standardIssues(schema, section ?? {});
   return issues.filter((i) => i.path.length === 0 || getPath(section, i.path).found).map((i) => toDetail(i, layers, prefix));
 }
 
 /** Validates one file on its own: core keys by `schema`, backend sections by their plugin. */
-async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Registry): Promise<ErrorDetail[]> {
+async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Registry): Promise<Found[]> {
   const {core, sections} = splitSections(layer.data, registry);
-  const details: ErrorDetail[] = [];
+  const details: Found[] = [];
   const layers = [layer];
   if (layer.role === 'experiment') {
     for (const key of Object.keys(core)) {
@@ -312,7 +376,7 @@ async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Regi
   }
   const parsed = schema.safeParse(core);
   if (!parsed.success) {
-    for (const issue of zodIssues(parsed.error, schema)) {
+    for (const issue of zodIssues(parsed.error, schema, core)) {
       // A key this file does not give may come from another layer: the merged check reports it.
       if (!issue.key && !getPath(layer.data, issue.path).found) continue;
       const detail = toDetail(issue, layers);
@@ -407,7 +471,7 @@ export async function resolveProject(input: ResolveInput): Promise<ResolvedProje
   if (input.projectFile) layers.push(fileLayer('project', input.projectFile, env, redactor));
   if (input.cli?.length) layers.push(cliLayer(input.cli));
 
-  const details: ErrorDetail[] = [];
+  const details: Found[] = [];
   for (const layer of layers) if (layer.file) details.push(...(await validateFileLayer(layer, projectConfigSchema, input.registry)));
   throwIfAny(details, input.projectFile?.path ?? 'the project settings', ['fix the keys shown; `lem config schema --kind project` prints every key']);
 
@@ -415,7 +479,7 @@ export async function resolveProject(input: ResolveInput): Promise<ResolvedProje
   const parsed = projectConfigSchema.safeParse(merged);
   if (!parsed.success) {
     throwIfAny(
-      zodIssues(parsed.error, projectConfigSchema).map((i) => toDetail(i, layers)),
+      zodIssues(parsed.error, projectConfigSchema, merged).map((i) => toDetail(i, layers)),
       'the project settings',
       ['fix the values shown'],
     );
@@ -447,7 +511,7 @@ export async function resolveExperiment(input: ResolveInput & {experimentFile: L
   const env = input.env ?? process.env;
   const redactor = new Redactor();
   const layers: Layer[] = [];
-  const details: ErrorDetail[] = [];
+  const details: Found[] = [];
   // Collect errors of every file before failing, so one run shows all of them.
   const collect = async (role: Exclude<LayerRole, 'cli'>, file: LoadedFile, schema: z.ZodType) => {
     try {
@@ -455,9 +519,9 @@ export async function resolveExperiment(input: ResolveInput & {experimentFile: L
       layers.push(layer);
       details.push(...(await validateFileLayer(layer, schema, input.registry)));
     } catch (error) {
-      const d = (error as {details?: ErrorDetail[]}).details;
+      const {details: d, try: tryLines} = error as {details?: ErrorDetail[]; try?: string[]};
       if (!d) throw error;
-      details.push(...d);
+      details.push(...d.map((detail) => ({...detail, ...(tryLines?.length ? {try: tryLines} : {})})));
     }
   };
   if (input.projectFile) await collect('project', input.projectFile, projectConfigSchema);
@@ -467,7 +531,7 @@ export async function resolveExperiment(input: ResolveInput & {experimentFile: L
   if (repetition && details.length === 1) {
     throw configError(ErrorCodes.repetition, `${input.experimentFile.path} asks for repetition, which belongs to campaigns`, [
       `put this experiment in a campaign file (experiments: [${input.experimentFile.path}], cycles: N) and run \`lem campaign run <campaign.yaml>\``,
-    ], [{...repetition, message: repetition.message.replace(' (E_CONFIG_REPETITION)', '')}]);
+    ], [{path: repetition.path, message: repetition.message.replace(' (E_CONFIG_REPETITION)', ''), location: repetition.location}]);
   }
   throwIfAny(details, input.experimentFile.path, ['fix the keys shown; `lem config schema` prints every key with its description']);
 
@@ -475,7 +539,7 @@ export async function resolveExperiment(input: ResolveInput & {experimentFile: L
   const parsed = experimentSettingsSchema.safeParse(merged);
   if (!parsed.success) {
     throwIfAny(
-      zodIssues(parsed.error, experimentSettingsSchema).map((i) => toDetail(i, layers)),
+      zodIssues(parsed.error, experimentSettingsSchema, merged).map((i) => toDetail(i, layers)),
       input.experimentFile.path,
       ['add or fix the keys shown; `lem config schema` prints every key with its description'],
     );

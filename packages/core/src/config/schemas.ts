@@ -27,7 +27,13 @@ export const datasetSchema = z
     z
       .object({
         kind: z.literal('synthetic').describe('Random-word prompts of a fixed token length.'),
-        input_tokens: z.number().int().positive().describe('Prompt length in tokens.'),
+        input_tokens: z
+          .number()
+          .int()
+          .positive()
+          .describe(
+            "Prompt length in tokens: exact by the server's tokenizer where the backend has one, otherwise approximate (one common word per token); the result says which.",
+          ),
         n_prompts: z.number().int().positive().default(100).describe('How many prompts to make.'),
         seed: z.number().int().nonnegative().default(0).describe('Seed of the generator.'),
       })
@@ -145,14 +151,50 @@ export const warmupSchema = z
   .strict()
   .describe('Requests sent before measuring, excluded from every figure.');
 
+/**
+ * A schema issue may carry `params.suggest`: values for the key at its path that would fix it,
+ * each with why; the resolver writes them as Try lines in the syntax of wherever the key was set.
+ */
+export interface SuggestedValue {
+  value: unknown;
+  why: string;
+}
+
+/**
+ * RAPL measures the CPU socket; `cpu-estimate` estimates the energy of the server's CPU time. Both
+ * are CPU energy, and the total adds every meter, so together they would count the CPU twice.
+ */
+function refuseDoubleCpuCount(meters: string[], ctx: z.RefinementCtx): void {
+  if (!meters.includes('rapl') || !meters.includes('cpu-estimate')) return;
+  const suggest: SuggestedValue[] = [
+    {value: meters.filter((m) => m !== 'cpu-estimate'), why: 'keep rapl: the socket\'s own counters, where the CPU has them'},
+    {value: meters.filter((m) => m !== 'rapl'), why: 'keep cpu-estimate: only where no CPU counter exists'},
+  ];
+  ctx.addIssue({
+    code: 'custom',
+    message: 'rapl and cpu-estimate both measure the CPU (RAPL the whole socket, cpu-estimate the server\'s CPU time); the total would count CPU energy twice',
+    params: {suggest},
+  });
+}
+
 export const measureSchema = z
   .object({
     baseline_s: z.number().nonnegative().default(10).describe('Idle seconds, model loaded and warm, to measure idle power before the workload.'),
+    idle_settle_s: z
+      .number()
+      .nonnegative()
+      .default(2)
+      .describe(
+        'Seconds after warm-up, before the idle baseline, for the devices to settle (a GPU stays in a high P-state and NVML power lags about 1 s after load); excluded from every figure.',
+      ),
     sample_interval_ms: z.number().int().min(5).max(10_000).default(100).describe('Meter sampling period.'),
     meters: z
       .array(z.enum(['nvml', 'rapl', 'cpu-estimate']))
+      .superRefine(refuseDoubleCpuCount)
       .optional()
-      .describe('Meters to use (default: every meter available here; `cpu-estimate` only where no CPU counter exists).'),
+      .describe(
+        'Meters to use (default: every meter available here; `cpu-estimate` only where no CPU counter exists). Not `rapl` with `cpu-estimate`: both measure the CPU.',
+      ),
   })
   .strict()
   .describe('Energy measurement.');

@@ -26,7 +26,10 @@ export function detectKind(file: string, data: unknown): FileKind | 'campaign' {
  * `.lem-config.yaml`, so that a backend chosen there and keys required anywhere are checked.
  */
 export async function validateFile(file: string, input: ResolveInput & {kind?: FileKind}): Promise<ValidationReport> {
-  const loaded = loadYamlFile(file);
+  const loaded = loadYamlFile(file, {
+    kind: input.kind ?? (basename(file) === PROJECT_CONFIG_FILE ? 'project' : 'experiment'),
+    command: 'lem config validate',
+  });
   const detected = input.kind ?? detectKind(file, loaded.data);
   if (detected === 'campaign') {
     throw configError(ErrorCodes.configInvalid, `${loaded.path} looks like a campaign file (it has experiments: or sweep:)`, [
