@@ -58,10 +58,11 @@ export interface RequestContext {
   signal?: AbortSignal;
   /**
    * Called once, as soon as the response stream is over (or the request failed), before any
-   * tokenize call: a closed loop refills its slot here, so counting tokens never lowers the
-   * in-flight count.
+   * tokenize call, with the record's `endMs`: a closed loop refills its slot here, so counting
+   * tokens never lowers the in-flight count, and the measure window closes here, so counting
+   * never stretches it.
    */
-  onStreamEnd?: () => void;
+  onStreamEnd?: (endMs: number) => void;
 }
 
 /** The largest piece of an error body kept in a record's message. */
@@ -132,6 +133,26 @@ function chunkContent(choice: any): string {
 }
 
 /**
+ * The server's message in an `event: error` event's data: `{error: {message}}`, `{error: "..."}`,
+ * `{message}`, other JSON as it is, or the plain text itself (servers differ; none is standard).
+ */
+function streamErrorMessage(data: string): string {
+  let parsed: any;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return data;
+  }
+  if (parsed !== null && typeof parsed === 'object') {
+    const error = parsed.error;
+    if (typeof error === 'string') return error;
+    if (error !== null && typeof error === 'object' && typeof error.message === 'string') return error.message;
+    if (typeof parsed.message === 'string') return parsed.message;
+  }
+  return data;
+}
+
+/**
  * Sends one streaming completion and times it. Never throws and never rejects: a failed request
  * resolves to a record with `ok: false` and the error's kind.
  *
@@ -141,6 +162,9 @@ function chunkContent(choice: any): string {
  *   read, so chunks coalesced into one read share a timestamp (and a 0 ms gap). That is what
  *   arrived when, and it keeps the per-chunk cost to one JSON.parse.
  * - `endMs` is the `[DONE]` event, or the end of the response when the server sends none.
+ *
+ * A stream event named `error` (`event: error`, even after content or `[DONE]`) or a chunk with an
+ * `error` member fails the request (`protocol`), with the server's message in the record.
  */
 export function sendRequest(template: RequestTemplate, prompt: Prompt, ctx: RequestContext): Promise<RequestRecord> {
   const {t0Ns} = ctx;
@@ -182,7 +206,8 @@ export function sendRequest(template: RequestTemplate, prompt: Prompt, ctx: Requ
       streamEnded = true;
       if (io.timer) clearTimeout(io.timer);
       ctx.signal?.removeEventListener('abort', onAbort);
-      ctx.onStreamEnd?.();
+      // Every caller sets endNs first; the record's endMs is computed from the same value.
+      ctx.onStreamEnd?.(msSince(t0Ns, endNs ?? monoNs()));
     };
 
     const record = (ok: boolean, error: RequestRecord['error'], tokenSource: RequestRecord['tokenSource']): RequestRecord => {
@@ -248,6 +273,11 @@ export function sendRequest(template: RequestTemplate, prompt: Prompt, ctx: Requ
       events++;
       firstChunkNs ??= nowNs;
       const data = event.data;
+      // `event: error` is the server saying the request failed, whatever the data looks like.
+      if (event.event === 'error') {
+        fail('protocol', `the server sent an error event in the stream: ${streamErrorMessage(data).slice(0, BODY_EXCERPT_CHARS) || '(no message)'}`);
+        return;
+      }
       if (data === '[DONE]') {
         done = true;
         endNs = nowNs;

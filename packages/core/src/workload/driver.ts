@@ -23,8 +23,23 @@ export interface WorkloadOptions {
   t0Ns: bigint;
   /** Id of the first request; ids follow send order (= prompt order). */
   firstId: number;
+  /**
+   * Awaited once, right before the first request is sent (not at all when there are no
+   * prompts): the measure window's first boundary read goes here. The open-loop schedule starts
+   * when it resolves, so its time is not counted as send lag. A rejection rejects the workload,
+   * with nothing sent.
+   */
+  beforeFirstSend?: () => Promise<void>;
   /** Called right before a request is sent. */
   onStart?(id: number): void;
+  /**
+   * Called synchronously, once, the moment the last stream is over (every prompt sent, none in
+   * flight), with that moment — the latest `endMs`, equal to `lastEndMs` — in ms since t0: the
+   * measure window's last boundary read goes here. It comes before any token counting on the
+   * tokenize path, which never stretches the window. Not called when the run is aborted before
+   * the last stream is over, nor when there are no prompts.
+   */
+  onLastStreamEnd?: (atMs: number) => void;
   /** Called with each record as it completes (completion order, not id order). */
   onDone?(record: RequestRecord): void;
   /** Aborting stops sending and aborts every request in flight (their records say `aborted`); unsent prompts get no record. */
@@ -54,9 +69,12 @@ export interface WorkloadResult {
   /** Open loop: the requested Poisson rate; null otherwise (a burst has no finite rate). */
   targetRatePerS: number | null;
   /**
-   * Steady state (DESIGN §6), ms since t0: closed loop from the send that first filled all
-   * `concurrency` slots to the last send; open loop from the arrival of request ⌈0.1·N⌉ to the last
-   * arrival. Null for a burst, a closed loop that never filled, or an open loop of one request.
+   * Steady state (DESIGN §6), ms since t0. Closed loop: from the moment `concurrency` requests
+   * have completed (the batch is full and turning over; the ramp is left out) — the `endMs` of the
+   * `concurrency`-th record in order of `endMs`, aborted ones not counted — to the last send.
+   * Open loop: from the arrival of request ⌈0.1·N⌉ to the last arrival. Null for a burst, a
+   * closed loop where fewer than `concurrency` completed or the `concurrency`-th completion is
+   * not before the last send, or an open loop of one request.
    */
   steadyState: {startMs: number; endMs: number} | null;
   /** The most requests the driver had in flight at once (stream not yet ended). */
@@ -103,8 +121,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const records: RequestRecord[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
-  /** Id of the request whose send first filled every closed-loop slot. */
-  let fillId: number | null = null;
+  let sent = 0;
+  /** The latest stream end so far, ms since t0, and whether `onLastStreamEnd` has had it. */
+  let lastStreamEndMs = -Infinity;
+  let lastStreamEndCalled = false;
   const completions: Promise<void>[] = [];
   // A throwing callback must neither stall the loop nor become an unhandled rejection: the first
   // error is kept and rethrown once every request has settled.
@@ -121,18 +141,23 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   const send = (i: number, scheduledMs: number | undefined, onStreamEnd?: () => void, onRecord?: () => void): void => {
     const id = firstId + i;
     inFlight++;
+    sent++;
     if (inFlight > maxInFlight) maxInFlight = inFlight;
-    if (mode.kind === 'closed' && fillId === null && inFlight === mode.concurrency) fillId = id;
     let ended = false;
-    const streamEnd = () => {
+    const streamEnd = (endMs: number) => {
       if (ended) return;
       ended = true;
       inFlight--;
+      if (endMs > lastStreamEndMs) lastStreamEndMs = endMs;
+      if (inFlight === 0 && sent === n && !lastStreamEndCalled && !signal?.aborted) {
+        lastStreamEndCalled = true;
+        guard(() => options.onLastStreamEnd?.(lastStreamEndMs));
+      }
       onStreamEnd?.();
     };
     guard(() => options.onStart?.(id));
     const done = sendRequest(template, prompts[i]!, {t0Ns, id, phase, scheduledMs, agent, signal, onStreamEnd: streamEnd}).then((record) => {
-      streamEnd();
+      streamEnd(record.endMs);
       records.push(record);
       guard(() => options.onDone?.(record));
       onRecord?.();
@@ -141,6 +166,7 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
   };
 
   try {
+    if (n > 0 && options.beforeFirstSend) await options.beforeFirstSend();
     if (mode.kind === 'closed') {
       let next = 0;
       let finished = 0;
@@ -164,17 +190,18 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
       const offsetsMs = poissonSchedule(n, mode.ratePerS, mode.seed);
       const startNs = monoNs();
       const startMs = msSince(t0Ns, startNs);
+      const elapsedMs = () => Number(monoNs() - startNs) / 1e6;
       let k = 0;
       while (k < n && !signal?.aborted) {
-        const nowNs = monoNs();
-        const elapsedMs = Number(nowNs - startNs) / 1e6;
-        // Everything already due goes now: a late timer never shifts later arrivals.
-        while (k < n && offsetsMs[k]! <= elapsedMs) {
+        // Everything already due goes now: a late timer never shifts later arrivals. The clock is
+        // read again for each one, so a slow send or callback does not hold back what fell due
+        // meanwhile behind one more wait.
+        while (k < n && !signal?.aborted && offsetsMs[k]! <= elapsedMs()) {
           send(k, startMs + offsetsMs[k]!);
           k++;
         }
-        if (k >= n) break;
-        const waitMs = offsetsMs[k]! - elapsedMs;
+        if (k >= n || signal?.aborted) break;
+        const waitMs = offsetsMs[k]! - elapsedMs();
         // Timers have 1 ms granularity and truncate: sleep the whole milliseconds, then yield
         // to I/O turn by turn for the fraction, so the send lands within the event loop's lag.
         if (waitMs >= 1) await sleepMs(Math.floor(waitMs), signal);
@@ -192,10 +219,10 @@ export async function runWorkload(options: WorkloadOptions): Promise<WorkloadRes
 
   if (callbackError !== null) throw (callbackError as {error: unknown}).error;
   records.sort((a, b) => a.id - b.id);
-  return {records, ...windowOf(records, mode, fillId), maxInFlight};
+  return {records, ...windowOf(records, mode), maxInFlight};
 }
 
-function windowOf(records: readonly RequestRecord[], mode: LoadMode, fillId: number | null): Omit<WorkloadResult, 'records' | 'maxInFlight'> {
+function windowOf(records: readonly RequestRecord[], mode: LoadMode): Omit<WorkloadResult, 'records' | 'maxInFlight'> {
   if (records.length === 0) return {firstSendMs: null, lastEndMs: null, sendLagMs: null, achievedRatePerS: null, targetRatePerS: mode.kind === 'open' ? mode.ratePerS : null, steadyState: null};
   let firstSendMs = Infinity;
   let lastSendMs = -Infinity;
@@ -218,9 +245,13 @@ function windowOf(records: readonly RequestRecord[], mode: LoadMode, fillId: num
     const from = records[Math.max(Math.ceil(0.1 * records.length) - 1, 0)]!;
     const last = records[records.length - 1]!;
     if (records.length >= 2) steadyState = {startMs: from.scheduledMs, endMs: last.scheduledMs};
-  } else if (mode.kind === 'closed' && fillId !== null) {
-    const fill = records.find((r) => r.id === fillId);
-    if (fill) steadyState = {startMs: fill.sendMs, endMs: lastSendMs};
+  } else if (mode.kind === 'closed') {
+    const endsMs = records.filter((r) => r.error?.kind !== 'aborted').map((r) => r.endMs);
+    if (endsMs.length >= mode.concurrency) {
+      endsMs.sort((a, b) => a - b);
+      const startMs = endsMs[mode.concurrency - 1]!;
+      if (startMs < lastSendMs) steadyState = {startMs, endMs: lastSendMs};
+    }
   }
   return {firstSendMs, lastEndMs, sendLagMs, achievedRatePerS, targetRatePerS: mode.kind === 'open' ? mode.ratePerS : null, steadyState};
 }

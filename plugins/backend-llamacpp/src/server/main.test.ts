@@ -116,8 +116,11 @@ describe('a running server', () => {
         },
       },
     ).catch(() => undefined);
-    // Let the server notice, then check it did not go on to 4000 tokens.
-    await new Promise((r) => setTimeout(r, 300));
+    // Wait until the server has noticed (its sequence is free again) rather than a fixed time,
+    // then check it did not go on to 4000 tokens. One that never noticed would still be
+    // processing at the deadline, or would have generated all 4000 (seconds at this model's speed).
+    const deadline = performance.now() + 10_000;
+    while ((await counter(server.url, 'requests_processing')) !== 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const generated = (await counter(server.url, 'tokens_predicted_total')) - before;
     expect(generated).toBeGreaterThanOrEqual(3);
     expect(generated).toBeLessThan(2000);

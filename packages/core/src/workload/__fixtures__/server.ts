@@ -4,7 +4,7 @@
  * requests it had in flight.
  */
 import http from 'node:http';
-import type {AddressInfo} from 'node:net';
+import net, {type AddressInfo} from 'node:net';
 
 export interface Received {
   method: string;
@@ -24,8 +24,6 @@ export interface TestServer {
   /** Requests whose response has not finished (completions paths only, when `countPath` is set). */
   inFlight: number;
   maxInFlight: number;
-  /** Time-weighted mean of `inFlight` between the first and the last arrival. */
-  meanInFlightBetweenArrivals(): number;
   connections: number;
   close(): Promise<void>;
 }
@@ -33,8 +31,6 @@ export interface TestServer {
 export async function startServer(handler: Handler, options: {countPath?: (path: string) => boolean} = {}): Promise<TestServer> {
   const counted = options.countPath ?? (() => true);
   const received: Received[] = [];
-  // (time, in-flight after the change) for the time-weighted mean.
-  const steps: Array<[number, number]> = [];
   const sockets = new Set<import('node:net').Socket>();
   const state = {inFlight: 0, maxInFlight: 0, connections: 0};
   const server = http.createServer((req, res) => {
@@ -54,13 +50,11 @@ export async function startServer(handler: Handler, options: {countPath?: (path:
       if (count) {
         state.inFlight++;
         state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
-        steps.push([entry.atMs, state.inFlight]);
         let finished = false;
         const finish = () => {
           if (finished) return;
           finished = true;
           state.inFlight--;
-          steps.push([performance.now(), state.inFlight]);
         };
         res.on('finish', finish);
         res.on('close', finish);
@@ -89,20 +83,6 @@ export async function startServer(handler: Handler, options: {countPath?: (path:
     },
     get connections() {
       return state.connections;
-    },
-    meanInFlightBetweenArrivals() {
-      const arrivals = received.filter((r) => counted(r.path)).map((r) => r.atMs);
-      const from = Math.min(...arrivals);
-      const to = Math.max(...arrivals);
-      let area = 0;
-      for (let i = 0; i < steps.length; i++) {
-        const [t, level] = steps[i]!;
-        const tNext = i + 1 < steps.length ? steps[i + 1]![0] : to;
-        const a = Math.max(t, from);
-        const b = Math.min(tNext, to);
-        if (b > a) area += level * (b - a);
-      }
-      return to > from ? area / (to - from) : 0;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -167,6 +147,78 @@ export function writeScheduled(res: http.ServerResponse, steps: Array<{atMs: num
     };
     tick();
   });
+}
+
+/**
+ * A one-socket keep-alive agent that watches what its sockets read: `bytesRead` is the total, and
+ * `readAll(n)` resolves once `n` bytes have arrived, one turn after the read that brought them, so
+ * the HTTP client has handled that read by then. Its listener is the socket's first, set before the
+ * HTTP client's own.
+ */
+export interface ReadWatch {
+  agent: http.Agent;
+  readonly bytesRead: number;
+  readAll(bytes: number): Promise<void>;
+}
+
+export function watchReads(): ReadWatch {
+  const agent = new http.Agent({keepAlive: true, maxSockets: 1});
+  let bytesRead = 0;
+  let waiters: Array<{bytes: number; resolve: () => void}> = [];
+  const settle = () => {
+    const ready = waiters.filter((w) => bytesRead >= w.bytes);
+    waiters = waiters.filter((w) => bytesRead < w.bytes);
+    for (const w of ready) setImmediate(w.resolve);
+  };
+  // A returned socket is handed to the request by the agent itself.
+  agent.createConnection = (options) => {
+    const socket = net.createConnection(options as net.NetConnectOpts);
+    socket.on('data', (piece: Buffer) => {
+      bytesRead += piece.length;
+      settle();
+    });
+    return socket;
+  };
+  return {
+    agent,
+    get bytesRead() {
+      return bytesRead;
+    },
+    readAll: (bytes) =>
+      new Promise<void>((resolve) => {
+        waiters.push({bytes, resolve});
+        settle();
+      }),
+  };
+}
+
+/**
+ * Like {@link writeScheduled}, but each step (and the end) also waits until the client has read and
+ * handled everything written before it: no two steps ever share a socket read, however late the
+ * event loop runs, so each client timestamp lies between its own write and the next one. No step
+ * is written before its time. Resolves with each write's time and, when `end` is set, the end's
+ * time last.
+ */
+export function writeLockstep(res: http.ServerResponse, steps: Array<{atMs: number; data: string}>, watch: ReadWatch, end = true): Promise<bigint[]> {
+  const start = performance.now();
+  const writtenNs: bigint[] = [];
+  const socket = res.socket!;
+  return (async () => {
+    for (const step of steps) {
+      // Never early (a timer may fire up to a millisecond before its time): tests rely on it.
+      let waitMs: number;
+      while ((waitMs = step.atMs - (performance.now() - start)) > 0) await sleep(Math.ceil(waitMs));
+      writtenNs.push(process.hrtime.bigint());
+      res.write(step.data);
+      // bytesWritten counts what is still queued too: this is everything sent so far, head included.
+      await watch.readAll(socket.bytesWritten);
+    }
+    if (end) {
+      writtenNs.push(process.hrtime.bigint());
+      res.end();
+    }
+    return writtenNs;
+  })();
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
