@@ -27,7 +27,8 @@ warmup: {mode: fixed, requests: 10}
 measure: {baseline_s: 1}
 llamacpp: {threads: 1, parallel: 1}
 `;
-// "all": every meter lem has, at once. This machine has no RAPL and no GPU, so RAPL reads a fake
+// "all": every meter lem runs at once — RAPL and NVML (the CPU estimate stands in for RAPL where
+// there is none, never beside it: both would count the CPU). This machine has no RAPL and no GPU, so RAPL reads a fake
 // powercap tree and NVML the fake libnvidia-ml (compiled here with gcc): their cost on lem's side
 // (file parsing, FFI calls in the sampler thread) is what competes with the server.
 const powercap = join(work, 'powercap', 'intel-rapl:0');
@@ -41,7 +42,7 @@ const nvmlLib = join(work, 'libnvidia-ml.so.1');
 execFileSync('gcc', ['-O2', '-shared', '-fPIC', '-o', nvmlLib, join(root, 'packages/core/src/meters/__fixtures__/fake-nvml.c')]);
 writeFileSync(join(work, 'nvml.txt'), 'driver 555.42.06\ndevice GPU-00000000-0000-0000-0000-000000000001\nname Fake GPU\npower_w 300\n');
 Object.assign(env, {LEM_POWERCAP_ROOT: join(work, 'powercap'), LEM_NVML_LIBRARY: nvmlLib, FAKE_NVML_SCRIPT: join(work, 'nvml.txt')});
-writeFileSync(join(work, 'on.yaml'), `name: meters-on\ngpus: [0]\n${base.replace('measure: {baseline_s: 1}', 'measure: {baseline_s: 1, meters: [rapl, cpu-estimate, nvml]}').replace('parallel: 1}', 'parallel: 1, gpu_layers: 0}')}`);
+writeFileSync(join(work, 'on.yaml'), `name: meters-on\ngpus: [0]\n${base.replace('measure: {baseline_s: 1}', 'measure: {baseline_s: 1, meters: [rapl, nvml]}').replace('parallel: 1}', 'parallel: 1, gpu_layers: 0}')}`);
 writeFileSync(join(work, 'off.yaml'), `name: meters-off\n${base.replace('measure: {baseline_s: 1}', 'measure: {baseline_s: 1, meters: []}')}`);
 
 const median = (xs) => {

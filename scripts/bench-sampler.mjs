@@ -44,7 +44,7 @@ const busy = cpus().map(() => spawn(process.execPath, ['-e', 'for(;;){}'], {stdi
 const pgid = busy[0].pid;
 const meters = (pgidOf) => [
   {kind: 'rapl', root: powercap},
-  {kind: 'cpu-estimate', pgid: pgidOf, cpus: cpus().length},
+  {kind: 'cpu-estimate', target: {kind: 'process-group', pgid: pgidOf}, cpus: cpus().length},
   {kind: 'nvml', libraryPath: nvmlLib, uuids: ['GPU-00000000-0000-0000-0000-000000000001']},
 ];
 

@@ -4,12 +4,13 @@ import type {ExperimentEvent, PhaseName} from '@lem/core';
 const TITLES: Record<PhaseName, string> = {
   launch: 'Launch the server',
   warmup: 'Warm up (excluded)',
+  settle: 'Settle (excluded)',
   idle: 'Idle baseline',
   rewarm: 'Re-warm (excluded)',
   measure: 'Measure',
   teardown: 'Tear down',
 };
-const ORDER: PhaseName[] = ['launch', 'warmup', 'idle', 'rewarm', 'measure', 'teardown'];
+const ORDER: PhaseName[] = ['launch', 'warmup', 'settle', 'idle', 'rewarm', 'measure', 'teardown'];
 
 interface Deferred {
   promise: Promise<void>;

@@ -26,12 +26,17 @@ export function renderResultTable(result: ExperimentResult): string {
   const e = m.energy;
   if (e.available) {
     const label = e.estimated ? yellow(' (estimated)') : '';
+    const range = e.modelRangeJ ? ` (model range ${n(e.modelRangeJ.lowJ, 3)}–${n(e.modelRangeJ.highJ, 3)} J)` : '';
+    const top = e.channels.filter((c) => c.partOf === undefined);
     rows.push(
-      ['energy', `${n(e.energyJ, 3)} J ± ${n(e.uncertaintyJ, 3)}${label}`],
-      ['idle power', `${n(e.idlePowerW, 3)} W`],
+      ['energy', `${n(e.energyJ, 3)} J ± ${n(e.uncertaintyJ, 3)}${label}${range}`],
+      // What each joule covers: a GPU, a whole CPU socket (lem included), or the server's processes only.
+      ['energy scope', top.map((c) => `${c.meter}/${c.channel}: ${c.scope}`).join(', ')],
+      ['idle power', `${n(e.idlePowerW, 3)} W ± ${n(e.idlePowerStdW, 3)} (std)`],
       ['idle-adjusted energy', `${n(e.idleAdjustedEnergyJ, 3)} J`],
       ['energy / output token', `${n(e.energyPerOutputTokenJ === null ? null : e.energyPerOutputTokenJ * 1000, 4)} mJ`],
-      ['energy / 1k queries', `${n(e.energyPer1kQueriesWh, 4)} Wh`],
+      ['GPU energy / 1k queries', e.gpuEnergyPer1kQueriesWh === null ? `— (${e.nullReasons.gpuEnergyPer1kQueriesWh ?? 'unknown'})` : `${n(e.gpuEnergyPer1kQueriesWh, 4)} Wh (AI Energy Score's unit)`],
+      ['all energy / 1k queries', `${n(e.totalEnergyPer1kQueriesWh, 4)} Wh (GPU, CPU and DRAM)`],
       ['average power', `${n(e.avgPowerW, 3)} W`],
     );
   } else {
@@ -48,7 +53,7 @@ export function renderResultTable(result: ExperimentResult): string {
   );
   lines.push(table(['FIGURE', 'VALUE'], rows));
   // The names that mean different things in different tools, defined where the numbers are.
-  for (const key of ['itlMs', 'energyJ', 'idleAdjustedEnergyJ']) if (result.definitions[key]) lines.push(dim(result.definitions[key]!));
+  for (const key of ['itlMs', 'energyJ', 'scope', 'idleAdjustedEnergyJ']) if (result.definitions[key]) lines.push(dim(result.definitions[key]!));
   for (const w of result.warnings) lines.push(yellow(`warning ${w.code}: ${w.message}`));
   return lines.join('\n');
 }

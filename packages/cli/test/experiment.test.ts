@@ -57,10 +57,10 @@ function serverProcesses(): string[] {
 }
 
 /** Starts `lem` in its own project folder and waits until its server's pid file appears. */
-async function startUntilServer(args: string[], project: string) {
+async function startUntilServer(args: string[], project: string, env: NodeJS.ProcessEnv = {}) {
   const cwd = join(dir, project);
   mkdirSync(join(cwd, '.lem-state'), {recursive: true}); // its own project root
-  const child = spawn(process.execPath, [LEM_BIN, ...args], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache'), LEM_LOCK_DIR: join(home, 'locks')}});
+  const child = spawn(process.execPath, [LEM_BIN, ...args], {cwd, env: {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CACHE_DIR: join(home, 'cache'), LEM_LOCK_DIR: join(home, 'locks'), ...env}});
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -75,7 +75,7 @@ async function startUntilServer(args: string[], project: string) {
   return {child, cwd, pid, exited, stdout: () => stdout};
 }
 
-const FAST = `warmup:\n  mode: fixed\n  requests: 2\nmeasure:\n  baseline_s: 0.5\n  sample_interval_ms: 50\nllamacpp:\n  threads: 1\n`;
+const FAST = `warmup:\n  mode: fixed\n  requests: 2\nmeasure:\n  baseline_s: 0.5\n  idle_settle_s: 0.2\n  sample_interval_ms: 50\nllamacpp:\n  threads: 1\n`;
 
 beforeAll(async () => {
   home = freshHome();
@@ -119,7 +119,7 @@ describe('lem experiment on the embedded llama.cpp server', () => {
     expect(m.energy.idlePowerW).toBeGreaterThan(0);
     expect(result.warnings.map((w) => w.code)).toEqual(expect.arrayContaining(['W_SHORT_WINDOW', 'W_ENERGY_ESTIMATED']));
     expect(result.notes.join(' ')).toMatch(/no confidence interval/);
-    expect(result.phases.map((p) => p.name)).toEqual(['launch', 'warmup', 'idle', 'rewarm', 'measure', 'teardown']);
+    expect(result.phases.map((p) => p.name)).toEqual(['launch', 'warmup', 'settle', 'idle', 'rewarm', 'measure', 'teardown']);
     // Each phase carries its own energy from its boundary reads; the measure phase's is the window's.
     for (const p of result.phases) expect(p.energy?.energyJ, p.name).toBeGreaterThan(0);
     expect(result.phases.find((p) => p.name === 'measure')!.energy!.energyJ).toBe(m.energy.energyJ);
@@ -406,6 +406,20 @@ describe('GPUs through NVML (a fake libnvidia-ml with NVML ABI, the real FFI pat
     const header = readFileSync(join(runDir, 'timeline.csv'), 'utf8').split('\n')[0]!;
     expect(header).toContain('temperature_c');
     expect(lem(['results', 'recompute', runDir], {home, cwd: dir}).status).toBe(0);
+  });
+
+  it('locks the CPU only when a CPU meter is measured: two GPU-only runs on different GPUs run at once', async () => {
+    const first = experiment('gpu0only', `gpus: [0]\ndataset:\n  kind: builtin\n  n_prompts: 4\n  max_input_tokens: 16\n${FAST.replace('baseline_s: 0.5', 'baseline_s: 30').replace('sample_interval_ms: 50', 'sample_interval_ms: 50\n  meters: [nvml]').replace('threads: 1', 'threads: 1\n  gpu_layers: 0')}`);
+    const {child, exited} = await startUntilServer(['experiment', first, '--quiet'], 'gpu-lock-project', gpuEnv());
+    try {
+      const second = experiment('gpu1only', `gpus: [1]\ndataset:\n  kind: builtin\n  n_prompts: 4\n  max_input_tokens: 16\n${FAST.replace('sample_interval_ms: 50', 'sample_interval_ms: 50\n  meters: [nvml]').replace('threads: 1', 'threads: 1\n  gpu_layers: 0')}`);
+      const run = lem(['experiment', second, '--json'], {home, cwd: dir, env: gpuEnv()});
+      expect(run.status, run.stderr).toBe(0);
+      expect(readdirSync(join(home, 'locks'))).not.toContain('cpu.lock');
+    } finally {
+      child.kill('SIGINT');
+      await exited;
+    }
   });
 
   it('an unknown GPU index and a missing driver are coded errors before launch', () => {

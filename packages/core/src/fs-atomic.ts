@@ -32,3 +32,33 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     closeSync(dirFd);
   }
 }
+
+/**
+ * A file of records appended as they happen: each `append` is one write(2), nothing is buffered
+ * by lem, so what was appended is in the kernel and survives a `kill -9` of lem at any instant.
+ * `close` flushes it to the disk.
+ */
+export class AppendOnlyFile {
+  private fd: number | null;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w', 0o644);
+  }
+
+  append(text: string): void {
+    if (this.fd === null) throw new Error(`${this.path} is closed`);
+    writeSync(this.fd, text);
+  }
+
+  /** Flushes to the disk and closes. Idempotent. */
+  close(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

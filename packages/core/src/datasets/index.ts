@@ -13,7 +13,7 @@ import type {DatasetSpec} from '../config/schemas.js';
 import {assertAienergyscoreCached, AIENERGYSCORE_SOURCE, loadAienergyscore} from './aienergyscore.js';
 import {BUILTIN_PROMPTS} from './builtin.js';
 import {checkPromptFile, readPromptFile} from './file.js';
-import {preparePrompts, type PreparedPrompt} from './select.js';
+import {splitPrompts, type PreparedPrompt} from './select.js';
 import {syntheticPrompts} from './synthetic.js';
 
 export {
@@ -36,6 +36,7 @@ export {
   DatasetErrorCodes,
   assertCanTruncate,
   preparePrompts,
+  splitPrompts,
   seededRandom,
   seededShuffle,
   truncateToTokens,
@@ -61,18 +62,46 @@ export interface DatasetLocations {
  * above the dataset's size.
  */
 export async function loadPrompts(spec: DatasetSpec, opts: DatasetLocations): Promise<PreparedPrompt[]> {
+  return (await loadPromptSets(spec, opts)).measure;
+}
+
+/** The prompts to send ({@link loadPrompts}) and the rest of the dataset, held back in the same seeded order (none for synthetic sets). */
+export async function loadPromptSets(spec: DatasetSpec, opts: DatasetLocations): Promise<{measure: PreparedPrompt[]; heldBack: PreparedPrompt[]}> {
   switch (spec.kind) {
     case 'builtin':
-      return preparePrompts(BUILTIN_PROMPTS, spec, 'the built-in set');
+      return splitPrompts(BUILTIN_PROMPTS, spec, 'the built-in set');
     case 'synthetic':
-      return syntheticPrompts(spec);
+      return {measure: syntheticPrompts(spec), heldBack: []};
     case 'file':
-      return preparePrompts(await readPromptFile(spec.path, {baseDir: opts.baseDir, column: spec.column}), spec, spec.path);
+      return splitPrompts(await readPromptFile(spec.path, {baseDir: opts.baseDir, column: spec.column}), spec, spec.path);
     case 'aienergyscore': {
       const revision = spec.revision ?? AIENERGYSCORE_SOURCE.revision;
-      return preparePrompts(await loadAienergyscore(opts.cacheDir, revision), spec, `aienergyscore (revision ${revision})`);
+      return splitPrompts(await loadAienergyscore(opts.cacheDir, revision), spec, `aienergyscore (revision ${revision})`);
     }
   }
+}
+
+/** Seeds of warm-up text, far from any dataset seed, so that no warm-up prompt is a measured one. */
+const WARMUP_SEED_BASE = 0x40000000;
+
+/**
+ * Prompts for warm-up and re-warm, disjoint from the measured ones, so that a server's prefix
+ * cache (vLLM's, on by default; llama.cpp's slots) cannot give the first measured requests a
+ * flattering TTFT: the prompts the dataset held back where there are any, else synthetic text of
+ * the measured prompts' word counts (random common words: no prefix in common with them).
+ */
+export function warmupPrompts(sets: {measure: readonly PreparedPrompt[]; heldBack: readonly PreparedPrompt[]}, count: number): {prompts: PreparedPrompt[]; source: 'held-back' | 'synthetic'; description: string} {
+  const n = Math.max(1, count);
+  if (sets.heldBack.length > 0) {
+    const prompts = Array.from({length: n}, (_, i) => ({...sets.heldBack[i % sets.heldBack.length]!, index: i}));
+    return {prompts, source: 'held-back', description: `prompts of the dataset that are not measured (${Math.min(n, sets.heldBack.length)} distinct)`};
+  }
+  const prompts = Array.from({length: n}, (_, i) => {
+    const words = sets.measure.length > 0 ? sets.measure[i % sets.measure.length]!.text.split(/\s+/).filter(Boolean).length : 16;
+    const [prompt] = syntheticPrompts({input_tokens: Math.max(1, words), n_prompts: 1, seed: WARMUP_SEED_BASE + i});
+    return {...prompt!, index: i, id: `warmup-${i}`};
+  });
+  return {prompts, source: 'synthetic', description: 'synthetic text with the word counts of the measured prompts (the dataset holds no other prompt)'};
 }
 
 /** The cheap pre-launch check: the file exists with a known extension; the download is cached. */

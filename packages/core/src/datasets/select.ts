@@ -84,18 +84,32 @@ export function preparePrompts(
   options: {n_prompts?: number | undefined; seed?: number | undefined},
   what = 'the dataset',
 ): PreparedPrompt[] {
+  return splitPrompts(all, options, what).measure;
+}
+
+/**
+ * The selection of {@link preparePrompts} and the rest of the dataset in the same seeded order:
+ * the prompts held back are never measured, so warm-up can use them without warming a prefix
+ * cache for the measured ones. Held-back indices count on from the measured ones'.
+ */
+export function splitPrompts(
+  all: readonly DatasetPrompt[],
+  options: {n_prompts?: number | undefined; seed?: number | undefined},
+  what = 'the dataset',
+): {measure: PreparedPrompt[]; heldBack: PreparedPrompt[]} {
   const count = options.n_prompts ?? all.length;
-  if (count > all.length) {
-    throw configError(
-      DatasetErrorCodes.tooSmall,
-      `n_prompts is ${count} but ${what} has ${all.length} prompts; lem does not repeat prompts, because servers cache repeated prompt prefixes and the figures would flatter them.`,
-      [`dataset.n_prompts: ${all.length} (or leave it out to send all of them)`, `dataset: {kind: synthetic, input_tokens: 256, n_prompts: ${count}} for any number of prompts`],
-      [{path: 'dataset.n_prompts', message: `${count} > ${all.length} available`}],
-    );
-  }
-  return seededShuffle(all, options.seed ?? 0)
-    .slice(0, count)
-    .map((prompt, index) => ({index, id: prompt.id, text: prompt.text}));
+  if (count > all.length) tooSmall(count, all.length, what);
+  const order = seededShuffle(all, options.seed ?? 0).map((prompt, index) => ({index, id: prompt.id, text: prompt.text}));
+  return {measure: order.slice(0, count), heldBack: order.slice(count)};
+}
+
+function tooSmall(count: number, available: number, what: string): never {
+  throw configError(
+    DatasetErrorCodes.tooSmall,
+    `n_prompts is ${count} but ${what} has ${available} prompts; lem does not repeat prompts, because servers cache repeated prompt prefixes and the figures would flatter them.`,
+    [`dataset.n_prompts: ${available} (or leave it out to send all of them)`, `dataset: {kind: synthetic, input_tokens: 256, n_prompts: ${count}} for any number of prompts`],
+    [{path: 'dataset.n_prompts', message: `${count} > ${available} available`}],
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import {spawnSync} from 'node:child_process';
-import {readFileSync, readdirSync, readlinkSync} from 'node:fs';
+import {readFileSync} from 'node:fs';
 import os from 'node:os';
 import {VERSION} from '../version.js';
 
@@ -80,56 +80,4 @@ export function pinLem(): Pinning {
 /** Undoes {@link pinLem} (for callers that run more than one experiment in one process). */
 export function unpinLem(cpus: number[]): void {
   spawnSync('taskset', ['-a', '-p', '-c', cpus.join(','), String(process.pid)]);
-}
-
-/**
- * The process listening on a loopback TCP port, found through /proc/net/tcp{,6} and the socket
- * inodes in /proc/<pid>/fd — for attributing CPU energy to an already-running endpoint.
- */
-export function listeningProcess(port: number, procRoot = '/proc'): {pid: number; pgid: number} | null {
-  const inodes = new Set<string>();
-  for (const file of ['net/tcp', 'net/tcp6']) {
-    let text = '';
-    try {
-      text = readFileSync(`${procRoot}/${file}`, 'utf8');
-    } catch {
-      continue;
-    }
-    for (const line of text.split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 10) continue;
-      const localPort = Number.parseInt(f[1]!.split(':')[1]!, 16);
-      if (localPort === port && f[3] === '0A') inodes.add(f[9]!); // 0A = LISTEN
-    }
-  }
-  if (inodes.size === 0) return null;
-  for (const entry of readdirSync(procRoot)) {
-    if (!/^\d+$/.test(entry)) continue;
-    let fds: string[];
-    try {
-      fds = readdirSync(`${procRoot}/${entry}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      let target = '';
-      try {
-        target = readlinkSync(`${procRoot}/${entry}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      const m = /^socket:\[(\d+)\]$/.exec(target);
-      if (m && inodes.has(m[1]!)) {
-        const stat = readFileSync(`${procRoot}/${entry}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return {pid: Number(entry), pgid: Number(fields[2])};
-      }
-    }
-  }
-  return null;
-}
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
 }

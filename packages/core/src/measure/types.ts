@@ -29,7 +29,7 @@ export function makeAnchor(): {t0Ns: bigint; anchor: ClockAnchor} {
   return {t0Ns, anchor: {t0Ns: t0Ns.toString(), wallIso: new Date(wallMs).toISOString(), wallMs}};
 }
 
-export type PhaseName = 'launch' | 'warmup' | 'idle' | 'rewarm' | 'measure' | 'teardown';
+export type PhaseName = 'launch' | 'warmup' | 'settle' | 'idle' | 'rewarm' | 'measure' | 'teardown';
 
 /** Why a request did not succeed. */
 export type RequestErrorKind = 'http' | 'timeout' | 'connection' | 'protocol' | 'aborted';
@@ -42,7 +42,7 @@ export interface RequestRecord {
   /** Sequence number within the run, from 0, in send order. */
   id: number;
   phase: PhaseName;
-  /** Index of the prompt in the prepared prompt list. */
+  /** Index of the prompt in its phase's list: the measured prompts for `measure`, the warm-up prompts (disjoint from them) for `warmup` and `rewarm`. */
   promptIndex: number;
   /** When the request was due (open loop: the Poisson arrival); equals `sendMs` in closed loop. */
   scheduledMs: number;

@@ -1,6 +1,9 @@
 import {spawn, type ChildProcess} from 'node:child_process';
 import {afterEach, describe, expect, it} from 'vitest';
-import {CCF_VCPU_COEFFICIENTS, createCpuEstimateMeter, linearPowerW, parseProcStat, ProcessGroupCpu} from './cpu-estimate.js';
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {CCF_VCPU_COEFFICIENT_RANGE, CCF_VCPU_COEFFICIENTS, CgroupCpu, createCpuEstimateMeter, linearPowerW, parseProcStat, ProcessGroupCpu} from './cpu-estimate.js';
 import {makeProcTree, type FakeProc} from './__fixtures__/fake-trees.js';
 
 const t0Ns = process.hrtime.bigint();
@@ -15,7 +18,7 @@ const mid = (r: {readStartMs: number; readEndMs: number}) => (r.readStartMs + r.
 describe('parseProcStat', () => {
   it('counts fields from the last parenthesis, whatever the command name holds', () => {
     const line = '4242 (my (odd) name) R 1 4242 4242 0 -1 4194304 10 0 0 0 150 30 7 3 20 0 4 0 5000 0 0';
-    expect(parseProcStat(line)).toEqual({pid: 4242, ppid: 1, pgid: 4242, ownTicks: 180, childTicks: 10});
+    expect(parseProcStat(line)).toMatchObject({pid: 4242, ppid: 1, pgid: 4242, ownTicks: 180, childTicks: 10});
   });
 
   it('reads the real /proc/self/stat', async () => {
@@ -107,7 +110,7 @@ describe('cpu-estimate meter', () => {
   it('accumulates cpus × idle × T + (max − idle) × CPU-seconds, labelled estimated', async () => {
     proc = makeProcTree();
     proc.set(100, {ppid: 1, pgid: 100, utime: 0});
-    const meter = createCpuEstimateMeter({procRoot: proc.root, pgid: 100, cpus: 2});
+    const meter = createCpuEstimateMeter({procRoot: proc.root, target: {kind: 'process-group', pgid: 100}, cpus: 2});
     expect(meter.channels).toEqual([
       expect.objectContaining({meter: 'cpu-estimate', channel: 'server', kind: 'counter', estimated: true, updatePeriodMs: 10}),
     ]);
@@ -123,12 +126,59 @@ describe('cpu-estimate meter', () => {
     expect(Math.abs(b.powerW! - expected / dtS) / (expected / dtS)).toBeLessThan(1e-6);
   });
 
+  it('is pointed at the server once it exists: CPU time the group used before is its baseline, and what follows is attributed', () => {
+    proc = makeProcTree();
+    proc.set(100, {ppid: 1, pgid: 100, utime: 500}); // 5 CPU-seconds before the meter knew the group
+    const meter = createCpuEstimateMeter({procRoot: proc.root, cpus: 1, idleWPerVcpu: 0, maxWPerVcpu: 1});
+    expect(meter.channels[0]!.scope).toBe('process-group');
+    const a = meter.read(t0Ns)[0]!;
+    meter.setTarget({kind: 'process-group', pgid: 100});
+    proc.set(100, {ppid: 1, pgid: 100, utime: 700}); // 2 CPU-seconds after
+    const b = meter.read(t0Ns)[0]!;
+    expect(b.energyJ! - a.energyJ!).toBeCloseTo(2, 9);
+  });
+
+  it("measures a container's cgroup (v2 cpu.stat, else v1 cpuacct.usage), scoped as a container", () => {
+    const root = mkdtempSync(join(tmpdir(), 'lem-cgroup-'));
+    try {
+      mkdirSync(join(root, 'docker', 'v2'), {recursive: true});
+      mkdirSync(join(root, 'cpuacct', 'docker', 'v1'), {recursive: true});
+      writeFileSync(join(root, 'docker', 'v2', 'cpu.stat'), 'usage_usec 1000000\nuser_usec 800000\n');
+      writeFileSync(join(root, 'cpuacct', 'docker', 'v1', 'cpuacct.usage'), '3000000000\n');
+      const v2 = new CgroupCpu(root, '/docker/v2');
+      const v1 = new CgroupCpu(root, '/docker/v1');
+      writeFileSync(join(root, 'docker', 'v2', 'cpu.stat'), 'usage_usec 3500000\n');
+      writeFileSync(join(root, 'cpuacct', 'docker', 'v1', 'cpuacct.usage'), '3250000000\n');
+      expect(v2.sampleS()).toBeCloseTo(2.5, 12);
+      expect(v1.sampleS()).toBeCloseTo(0.25, 12);
+      rmSync(join(root, 'docker', 'v2'), {recursive: true}); // the container is gone: its time stays
+      expect(v2.sampleS()).toBeCloseTo(2.5, 12);
+      const meter = createCpuEstimateMeter({cgroupRoot: root, targetKind: 'cgroup', cpus: 1, idleWPerVcpu: 0, maxWPerVcpu: 1});
+      expect(meter.channels[0]!.scope).toBe('container');
+      const a = meter.read(t0Ns)[0]!;
+      meter.setTarget({kind: 'cgroup', path: '/docker/v1'});
+      writeFileSync(join(root, 'cpuacct', 'docker', 'v1', 'cpuacct.usage'), '4250000000\n');
+      expect(meter.read(t0Ns)[0]!.energyJ! - a.energyJ!).toBeCloseTo(1, 9);
+      expect(() => meter.setTarget({kind: 'process-group', pgid: 1})).toThrow(/measures a cgroup/);
+    } finally {
+      rmSync(root, {recursive: true, force: true});
+    }
+  });
+
+  it("carries its model's coefficients and their published spread, for the energy's model range", () => {
+    proc = makeProcTree();
+    const meter = createCpuEstimateMeter({procRoot: proc.root, cpus: 4});
+    expect(meter.channels[0]!.model).toEqual({cpus: 4, idleWPerVcpu: 0.74, maxWPerVcpu: 3.5, range: {...CCF_VCPU_COEFFICIENT_RANGE, idleWPerVcpu: [0.4556, 3.6824], maxWPerVcpu: [1.693, 8.9614]}});
+    const configured = createCpuEstimateMeter({procRoot: proc.root, cpus: 1, idleWPerVcpu: 1, maxWPerVcpu: 5});
+    expect(configured.channels[0]!.model!.range.idleWPerVcpu).toEqual([1, 1]);
+  });
+
   it('uses configured coefficients and says so', () => {
     proc = makeProcTree();
-    const meter = createCpuEstimateMeter({procRoot: proc.root, pgid: 0, cpus: 1, idleWPerVcpu: 1, maxWPerVcpu: 5});
+    const meter = createCpuEstimateMeter({procRoot: proc.root, cpus: 1, idleWPerVcpu: 1, maxWPerVcpu: 5});
     expect(meter.channels[0]!.source).toContain('configured');
-    expect(() => createCpuEstimateMeter({procRoot: proc!.root, pgid: 0, cpus: 0})).toThrow(/cpus/);
-    expect(() => createCpuEstimateMeter({procRoot: proc!.root, pgid: 0, cpus: 1, idleWPerVcpu: 4, maxWPerVcpu: 3})).toThrow(/idleWPerVcpu/);
+    expect(() => createCpuEstimateMeter({procRoot: proc!.root, cpus: 0})).toThrow(/cpus/);
+    expect(() => createCpuEstimateMeter({procRoot: proc!.root, cpus: 1, idleWPerVcpu: 4, maxWPerVcpu: 3})).toThrow(/idleWPerVcpu/);
   });
 
   // The real /proc: a child that burns 0.8 CPU-seconds against one that sleeps, side by side. The
@@ -148,8 +198,8 @@ describe('cpu-estimate meter', () => {
     const idle = start("process.stdout.write('ready\\n'); setTimeout(() => {}, 30000);");
     try {
       await Promise.all([line(busy, 'ready'), line(idle, 'ready')]);
-      const busyMeter = createCpuEstimateMeter({pgid: busy.pid!, cpus: 1});
-      const idleMeter = createCpuEstimateMeter({pgid: idle.pid!, cpus: 1});
+      const busyMeter = createCpuEstimateMeter({target: {kind: 'process-group', pgid: busy.pid!}, cpus: 1});
+      const idleMeter = createCpuEstimateMeter({target: {kind: 'process-group', pgid: idle.pid!}, cpus: 1});
       const b0 = busyMeter.read(t0Ns)[0]!;
       const i0 = idleMeter.read(t0Ns)[0]!;
       const done = line(busy, 'done');

@@ -17,7 +17,10 @@
 import {readdirSync, readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {monoNs, msSince, type MeterRead} from '../measure/types.js';
-import type {ChannelInfo, CpuEstimateMeterConfig, Meter} from './types.js';
+import {DEFAULT_PROC_ROOT, parseProcStat, type ProcStat} from '../measure/proc-stat.js';
+
+export {DEFAULT_PROC_ROOT, parseProcStat} from '../measure/proc-stat.js';
+import type {ChannelInfo, CpuEstimateMeterConfig, Meter, MeterTarget} from './types.js';
 
 /** Cloud Carbon Footprint's average per-vCPU coefficients (from SPECpower results), watts. */
 export const CCF_VCPU_COEFFICIENTS = {
@@ -26,8 +29,8 @@ export const CCF_VCPU_COEFFICIENTS = {
   source: 'Cloud Carbon Footprint average per-vCPU coefficients (SPECpower-derived)',
 } as const;
 
-export const DEFAULT_PROC_ROOT = '/proc';
 export const DEFAULT_CLOCK_TICKS_PER_S = 100;
+export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup';
 
 /** The procfs seam. */
 export interface ProcFs {
@@ -39,33 +42,6 @@ export const nodeProcFs: ProcFs = {
   readFile: (path) => readFileSync(path, 'utf8'),
   readdir: (path) => readdirSync(path),
 };
-
-/** The fields of `/proc/<pid>/stat` the estimate needs; CPU times in clock ticks. */
-export interface ProcCpuStat {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  /** utime + stime: the process's own time, every thread included. */
-  ownTicks: number;
-  /** cutime + cstime: the time of children it has waited for. */
-  childTicks: number;
-}
-
-/**
- * Parses one `/proc/<pid>/stat` line. The command name (field 2) is in parentheses and may itself
- * contain spaces and parentheses, so fields are counted from the last `)`.
- */
-export function parseProcStat(text: string): ProcCpuStat | null {
-  const open = text.indexOf('(');
-  const close = text.lastIndexOf(')');
-  if (open < 0 || close < open) return null;
-  const pid = Number(text.slice(0, open).trim());
-  const rest = text.slice(close + 2).trim().split(/\s+/);
-  // rest[0] is field 3 (state): field n is rest[n - 3].
-  const field = (n: number): number => Number(rest[n - 3]);
-  const stat = {pid, ppid: field(4), pgid: field(5), ownTicks: field(14) + field(15), childTicks: field(16) + field(17)};
-  return Object.values(stat).every(Number.isFinite) ? stat : null;
-}
 
 /** P = cpus × idleW + (maxW − idleW) × u, watts. */
 export function linearPowerW(cpus: number, cpuSecondsPerS: number, idleWPerVcpu: number, maxWPerVcpu: number): number {
@@ -135,7 +111,7 @@ export class ProcessGroupCpu {
     for (const entry of this.fs.readdir(this.procRoot)) {
       const pid = Number(entry);
       if (!Number.isInteger(pid) || pid <= 0 || this.outsiders.has(pid)) continue;
-      let stat: ProcCpuStat | null;
+      let stat: ProcStat | null;
       try {
         stat = parseProcStat(this.fs.readFile(join(this.procRoot, entry, 'stat')));
       } catch {
@@ -157,53 +133,155 @@ export class ProcessGroupCpu {
   }
 }
 
+/**
+ * Cumulative CPU seconds of a container's cgroup: cgroup v2 `cpu.stat` (`usage_usec`), else v1
+ * `cpuacct.usage` (ns). A high-water mark, like the process group's, from a baseline at creation.
+ */
+export class CgroupCpu {
+  private readonly files: Array<{path: string; parse: (text: string) => number | null}>;
+  private baseline: number;
+  private high = 0;
+
+  constructor(
+    cgroupRoot: string,
+    cgroupPath: string,
+    private readonly fs: ProcFs = nodeProcFs,
+  ) {
+    const rel = cgroupPath.replace(/^\/+/, '');
+    this.files = [
+      {path: join(cgroupRoot, rel, 'cpu.stat'), parse: (t) => {
+        const m = /^usage_usec (\d+)$/m.exec(t);
+        return m ? Number(m[1]) / 1e6 : null;
+      }},
+      ...['cpuacct', 'cpu,cpuacct'].map((controller) => ({path: join(cgroupRoot, controller, rel, 'cpuacct.usage'), parse: (t: string) => (/^\d+\s*$/.test(t) ? Number(t) / 1e9 : null)})),
+    ];
+    this.baseline = this.read() ?? 0;
+  }
+
+  private read(): number | null {
+    for (const f of this.files) {
+      let text: string;
+      try {
+        text = this.fs.readFile(f.path);
+      } catch {
+        continue;
+      }
+      const seconds = f.parse(text);
+      if (seconds !== null) return seconds;
+    }
+    return null;
+  }
+
+  /** CPU seconds since creation; the last value when the cgroup is gone (the container was removed). */
+  sampleS(): number {
+    const now = this.read();
+    if (now !== null && now - this.baseline > this.high) this.high = now - this.baseline;
+    return this.high;
+  }
+}
+
+/**
+ * Published per-vCPU coefficients differ by CPU family: the lowest and the highest idle and
+ * full-load watts over the families Cloud Carbon Footprint tabulates. The default coefficients
+ * are an average; this spread is how far the estimate may be off on a machine of unknown family.
+ */
+export const CCF_VCPU_COEFFICIENT_RANGE = {
+  idleWPerVcpu: [0.4556, 3.6824] as [number, number],
+  maxWPerVcpu: [1.693, 8.9614] as [number, number],
+  source: 'Cloud Carbon Footprint per-architecture coefficients (ccf-coefficients, output/coefficients-aws-use.csv): lowest and highest of 20 CPU families',
+} as const;
+
 export interface CpuEstimateOptions extends Omit<CpuEstimateMeterConfig, 'kind'> {
   fs?: ProcFs;
 }
 
-/** The cpu-estimate meter: one channel, `cpu-estimate`/`server`, a cumulative estimated counter. */
-export function createCpuEstimateMeter(options: CpuEstimateOptions): Meter & {setPgid(pgid: number): void} {
+/** Attributed CPU seconds of whatever the meter is pointed at, across changes of target. */
+class AttributedCpu {
+  private source: {sampleS(nowMs: number): number} | null = null;
+  private before = 0;
+
+  constructor(private readonly open: (target: MeterTarget) => {sampleS(nowMs: number): number}) {}
+
+  /** Points at a new target; its CPU time so far is its baseline, not attributed. */
+  setTarget(target: MeterTarget | undefined, nowMs: number): void {
+    this.before = this.sampleS(nowMs);
+    this.source = target === undefined || (target.kind === 'process-group' && target.pgid <= 0) ? null : this.open(target);
+  }
+
+  sampleS(nowMs: number): number {
+    return this.before + (this.source?.sampleS(nowMs) ?? 0);
+  }
+}
+
+/**
+ * The cpu-estimate meter: one channel, `cpu-estimate`/`server`, a cumulative estimated counter
+ * of the CPU time of its target (the server's process group, or its container's cgroup).
+ */
+export function createCpuEstimateMeter(options: CpuEstimateOptions): Meter & {setTarget(target: MeterTarget): void} {
   const procRoot = options.procRoot ?? DEFAULT_PROC_ROOT;
+  const cgroupRoot = options.cgroupRoot ?? DEFAULT_CGROUP_ROOT;
   const idleW = options.idleWPerVcpu ?? CCF_VCPU_COEFFICIENTS.idleWPerVcpu;
   const maxW = options.maxWPerVcpu ?? CCF_VCPU_COEFFICIENTS.maxWPerVcpu;
   const ticksPerS = options.clockTicksPerS ?? DEFAULT_CLOCK_TICKS_PER_S;
+  const fs = options.fs ?? nodeProcFs;
+  const targetKind = options.targetKind ?? options.target?.kind ?? 'process-group';
   if (!(options.cpus > 0)) throw new RangeError(`cpu-estimate: cpus must be > 0, got ${options.cpus}`);
   if (!(idleW >= 0 && maxW >= idleW)) throw new RangeError(`cpu-estimate: need 0 ≤ idleWPerVcpu ≤ maxWPerVcpu, got ${idleW} and ${maxW}`);
-  const coefficientsSource =
-    options.idleWPerVcpu === undefined && options.maxWPerVcpu === undefined ? CCF_VCPU_COEFFICIENTS.source : 'configured per-vCPU coefficients';
+  const configured = options.idleWPerVcpu !== undefined || options.maxWPerVcpu !== undefined;
+  const coefficientsSource = configured ? 'configured per-vCPU coefficients' : CCF_VCPU_COEFFICIENTS.source;
+  const what = targetKind === 'cgroup' ? `the container cgroup's CPU time (${cgroupRoot})` : `${procRoot}/<pid>/stat of the server's process group`;
   const channel: ChannelInfo = {
     meter: 'cpu-estimate',
     channel: 'server',
     kind: 'counter',
     estimated: true,
-    source: `linear per-vCPU model P = ${options.cpus} × ${idleW} W + (${maxW} − ${idleW}) W × u_server, u from ${procRoot}/<pid>/stat of process group; ${coefficientsSource}`,
+    source: `linear per-vCPU model P = ${options.cpus} × ${idleW} W + (${maxW} − ${idleW}) W × u_server, u from ${what}; ${coefficientsSource}`,
+    scope: targetKind === 'cgroup' ? 'container' : 'process-group',
     // CPU time moves in whole clock ticks.
-    scope: 'process-group',
     updatePeriodMs: 1000 / ticksPerS,
+    model: {
+      cpus: options.cpus,
+      idleWPerVcpu: idleW,
+      maxWPerVcpu: maxW,
+      // Coefficients given by the user are theirs to vouch for: no spread is invented for them.
+      range: configured
+        ? {idleWPerVcpu: [idleW, idleW], maxWPerVcpu: [maxW, maxW], source: 'configured coefficients (no spread given)'}
+        : {idleWPerVcpu: CCF_VCPU_COEFFICIENT_RANGE.idleWPerVcpu, maxWPerVcpu: CCF_VCPU_COEFFICIENT_RANGE.maxWPerVcpu, source: CCF_VCPU_COEFFICIENT_RANGE.source},
+    },
   };
 
-  const group = new ProcessGroupCpu(procRoot, options.pgid, options.fs ?? nodeProcFs);
+  const cpu = new AttributedCpu((target) => {
+    if (target.kind !== targetKind) throw new RangeError(`cpu-estimate: measures a ${targetKind}, was given a ${target.kind}`);
+    if (target.kind === 'cgroup') {
+      const group = new CgroupCpu(cgroupRoot, target.path, fs);
+      return {sampleS: () => group.sampleS()};
+    }
+    const group = new ProcessGroupCpu(procRoot, target.pgid, fs);
+    return {sampleS: (nowMs) => group.sample(nowMs) / ticksPerS};
+  });
   const originNs = monoNs();
-  let last = {ns: originNs, ticks: 0};
+  const sinceOriginMs = () => Number(monoNs() - originNs) / 1e6;
+  cpu.setTarget(options.target, 0);
+  let last = {ns: originNs, cpuS: 0};
   let energyJ = 0;
 
   return {
     channels: [channel],
-    setPgid(pgid: number) {
-      group.setPgid(pgid, Number(monoNs() - originNs) / 1e6);
+    setTarget(target: MeterTarget) {
+      cpu.setTarget(target, sinceOriginMs());
     },
     read(t0Ns: bigint): MeterRead[] {
       const startNs = monoNs();
-      const ticks = group.sample(Number(startNs - originNs) / 1e6);
+      const cpuS = cpu.sampleS(Number(startNs - originNs) / 1e6);
       const endNs = monoNs();
       // The interval ends at the read's midpoint, where the CPU times were taken.
       const atNs = (startNs + endNs) / 2n;
       const dtS = Number(atNs - last.ns) / 1e9;
       let powerW: number | null = null;
       if (dtS > 0) {
-        powerW = linearPowerW(options.cpus, (ticks - last.ticks) / ticksPerS / dtS, idleW, maxW);
+        powerW = linearPowerW(options.cpus, (cpuS - last.cpuS) / dtS, idleW, maxW);
         energyJ += powerW * dtS;
-        last = {ns: atNs, ticks};
+        last = {ns: atNs, cpuS};
       }
       return [{meter: 'cpu-estimate', channel: 'server', energyJ, powerW, readStartMs: msSince(t0Ns, startNs), readEndMs: msSince(t0Ns, endNs)}];
     },

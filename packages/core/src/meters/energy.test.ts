@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 import type {Boundary, MeterRead, TimelineSample} from '../measure/types.js';
-import {edgePowerW, integratePower, phaseEnergy, powerStats} from './energy.js';
+import {edgePowerW, integratePower, modelRange, phaseEnergy, powerStats} from './energy.js';
+import {digestTimeline} from './timeline-query.js';
 import type {ChannelInfo} from './types.js';
 
 const rapl = (channel: string, partOf?: string): ChannelInfo => ({meter: 'rapl', channel, kind: 'counter', estimated: false, scope: 'socket', source: 'test', updatePeriodMs: 1, ...(partOf ? {partOf} : {})});
@@ -89,11 +90,13 @@ describe('phaseEnergy', () => {
 describe('edgePowerW', () => {
   it('averages the nearest samples on both sides, else the read, else the fallback', () => {
     const s = [sample(0, 10), sample(100, 20), sample(200, 60)];
-    expect(edgePowerW(s, 150, undefined, null)).toBe(40);
-    expect(edgePowerW(s, 100, undefined, null)).toBe(20);
-    expect(edgePowerW(s, 500, undefined, null)).toBe(60);
-    expect(edgePowerW([], 5, read('x', 1, 5, 5, 7), 3)).toBe(7);
-    expect(edgePowerW([], 5, read('x', 1, 5, 5, null), 3)).toBe(3);
+    const digest = digestTimeline(s, {channels: [{meter: 'nvml', channel: 'gpu0'}], times: [150, 100, 500], windows: []});
+    const near = (t: number) => digest.nearPowerW({meter: 'nvml', channel: 'gpu0'}, t);
+    expect(edgePowerW(near(150), undefined, null)).toBe(40);
+    expect(edgePowerW(near(100), undefined, null)).toBe(20);
+    expect(edgePowerW(near(500), undefined, null)).toBe(60);
+    expect(edgePowerW(null, read('x', 1, 5, 5, 7), 3)).toBe(7);
+    expect(edgePowerW(null, read('x', 1, 5, 5, null), 3)).toBe(3);
   });
 });
 
@@ -168,5 +171,30 @@ describe('powerStats', () => {
     expect(stats.peakW).toBe(9);
     expect(powerStats(s, 1000, 2000, {meter: 'nvml', channel: 'gpu0'})).toBeNull();
     expect(powerStats([sample(5, 3)], 0, 10, {meter: 'nvml', channel: 'gpu0'})).toEqual({n: 1, meanW: 3, stdW: 0, peakW: 3});
+  });
+});
+
+describe('modelRange', () => {
+  it("recovers the CPU-seconds from a linear model's energy and re-prices them at the spread's ends", () => {
+    const model = {cpus: 2, idleWPerVcpu: 1, maxWPerVcpu: 3, range: {idleWPerVcpu: [0.5, 2] as [number, number], maxWPerVcpu: [2, 5] as [number, number], source: 'test'}};
+    // 10 s, 4 CPU-seconds: E = 2 × 1 × 10 + (3 − 1) × 4 = 28 J.
+    expect(modelRange(28, 10, model)).toEqual({lowJ: 2 * 0.5 * 10 + (2 - 0.5) * 4, highJ: 2 * 2 * 10 + (5 - 2) * 4});
+  });
+
+  it('gives a phase estimated with a model its range, and totals add measured channels at their value', () => {
+    const est: ChannelInfo = {
+      meter: 'cpu-estimate', channel: 'server', kind: 'counter', estimated: true, scope: 'process-group', source: 'model', updatePeriodMs: 10,
+      model: {cpus: 1, idleWPerVcpu: 1, maxWPerVcpu: 3, range: {idleWPerVcpu: [0.5, 2], maxWPerVcpu: [2, 6], source: 'test'}},
+    };
+    const gpu: ChannelInfo = {meter: 'nvml', channel: 'GPU-a', kind: 'counter', estimated: false, scope: 'device', source: 'test', updatePeriodMs: 100};
+    const e = phaseEnergy(
+      boundary('a', [read('server', 0, 0, 0, null, 'cpu-estimate'), read('GPU-a', 0, 0, 0, null, 'nvml')]),
+      boundary('b', [read('server', 20, 10_000, 10_000, null, 'cpu-estimate'), read('GPU-a', 1000, 10_000, 10_000, null, 'nvml')]),
+      [est, gpu],
+    );
+    // 10 s, 20 J: 10 J idle share and 5 CPU-seconds; low 0.5·10 + 1.5·5 = 12.5, high 2·10 + 4·5 = 40.
+    expect(e.channels[0]!.modelRangeJ).toEqual({lowJ: 12.5, highJ: 40});
+    expect(e.modelRangeJ).toEqual({lowJ: 1012.5, highJ: 1040});
+    expect(e.channels.map((c) => c.scope)).toEqual(['process-group', 'device']);
   });
 });

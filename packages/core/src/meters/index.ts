@@ -9,3 +9,4 @@ export {startSampler, type Sampler, type SamplerOptions, type SamplerResult} fro
 export {DEFAULT_INTERVAL_MS, type ReadError} from './sampler-protocol.js';
 export * from './energy.js';
 export * from './timeline-csv.js';
+export {digestTimeline, inTimelineOrder, type ChannelRef, type ChannelWindowStats, type TimelineDigest, type TimelineQuestions, type WindowStats} from './timeline-query.js';

@@ -2,7 +2,7 @@
 import type {MessagePort} from 'node:worker_threads';
 import type {Boundary, TimelineSample} from '../measure/types.js';
 import type {JitterStats} from './schedule.js';
-import type {ChannelInfo, SamplerConfig} from './types.js';
+import type {ChannelInfo, MeterTarget, SamplerConfig} from './types.js';
 
 export const DEFAULT_INTERVAL_MS = 100;
 
@@ -18,7 +18,7 @@ export interface SamplerWorkerInit {
   flushEveryMs: number;
 }
 
-export type ToWorker = {type: 'boundary'; id: number; label: string} | {type: 'setPgid'; pgid: number} | {type: 'stop'};
+export type ToWorker = {type: 'boundary'; id: number; label: string} | {type: 'setTarget'; target: MeterTarget} | {type: 'stop'};
 
 export interface ReadError {
   meter: string;
@@ -31,4 +31,4 @@ export type FromWorker =
   | {type: 'error'; error: {code?: string; message: string; try?: string[]}}
   | {type: 'boundary'; id: number; boundary: Boundary}
   | {type: 'samples'; samples: TimelineSample[]}
-  | {type: 'stopped'; jitterMs: JitterStats; missedTicks: number; ticks: number; readErrors: ReadError[]};
+  | {type: 'stopped'; jitterMs: JitterStats | null; missedTicks: number; ticks: number; readErrors: ReadError[]; timelineRows: number | null};

@@ -13,6 +13,7 @@ import {monoNs, msSince, type MeterRead, type TimelineSample} from '../measure/t
 import {createMeter, isAttributing} from './create.js';
 import {DEFAULT_INTERVAL_MS, type FromWorker, type ReadError, type SamplerWorkerInit, type ToWorker} from './sampler-protocol.js';
 import {catchUp, firstTick, jitterStats, tickDueNs} from './schedule.js';
+import {TimelineCsvAppender} from './timeline-csv.js';
 import type {Meter} from './types.js';
 
 export function runSamplerWorker(init: SamplerWorkerInit): void {
@@ -22,8 +23,10 @@ export function runSamplerWorker(init: SamplerWorkerInit): void {
   const post = (message: FromWorker) => port.postMessage(message);
 
   let meters: Meter[];
+  let appender: TimelineCsvAppender | null;
   try {
     meters = config.meters.map((m) => createMeter(m));
+    appender = config.timeline ? new TimelineCsvAppender(config.timeline.path, config.timeline.extended) : null;
   } catch (error) {
     const e = error as {code?: string; message?: string; try?: string[]};
     post({type: 'error', error: {message: e.message ?? String(error), ...(e.code ? {code: e.code} : {}), ...(e.try ? {try: e.try} : {})}});
@@ -78,15 +81,16 @@ export function runSamplerWorker(init: SamplerWorkerInit): void {
       const message = received.message as ToWorker;
       if (message.type === 'stop') {
         flush();
+        appender?.close();
         // Close before answering: the main thread terminates the worker on 'stopped', and a meter
         // such as NVML must shut its library down first.
         for (const meter of meters) meter.close?.();
-        post({type: 'stopped', jitterMs: jitterStats(jitters), missedTicks, ticks, readErrors: [...readErrors.values()]});
+        post({type: 'stopped', jitterMs: jitterStats(jitters), missedTicks, ticks, readErrors: [...readErrors.values()], timelineRows: appender?.rows ?? null});
         port.close();
         return;
       }
-      if (message.type === 'setPgid') {
-        for (const meter of meters) if (isAttributing(meter)) meter.setPgid(message.pgid);
+      if (message.type === 'setTarget') {
+        for (const meter of meters) if (isAttributing(meter)) meter.setTarget(message.target);
       } else if (message.type === 'boundary') {
         const reads = readAll(true);
         const first = reads[0];
@@ -108,7 +112,10 @@ export function runSamplerWorker(init: SamplerWorkerInit): void {
     const scheduledMs = k * intervalMs;
     const reads = readAll(false);
     if (reads[0]) jitters.push(reads[0].readStartMs - scheduledMs);
-    for (const read of reads) pending.push({scheduledMs, read});
+    const rows = reads.map((read) => ({scheduledMs, read}));
+    // To the file at once: a kill at any instant leaves every tick read before it.
+    if (appender) appender.append(rows);
+    else for (const row of rows) pending.push(row);
     ticks++;
     k++;
     if (monoNs() - lastFlushNs >= flushEveryNs) flush();

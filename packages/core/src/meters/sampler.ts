@@ -15,17 +15,19 @@ import {codedError, ExitCode, type CodedError} from '@lem/plugin-kit';
 import type {Boundary, TimelineSample} from '../measure/types.js';
 import type {JitterStats} from './schedule.js';
 import {DEFAULT_INTERVAL_MS, type FromWorker, type ReadError, type SamplerWorkerInit, type ToWorker} from './sampler-protocol.js';
-import {MeterErrorCodes, type ChannelInfo, type SamplerConfig} from './types.js';
+import {MeterErrorCodes, type ChannelInfo, type MeterTarget, type SamplerConfig} from './types.js';
 
 export interface SamplerResult {
-  /** Every periodic sample, in tick order (one row per channel per tick). */
+  /** Every periodic sample, in tick order (one row per channel per tick); empty when the worker wrote them to `config.timeline`. */
   samples: TimelineSample[];
-  /** Actual read start − scheduled tick time, ms. */
-  jitterMs: JitterStats;
-  /** Ticks skipped because a later tick was already due. */
-  missedTicks: number;
-  /** Ticks taken. */
-  ticks: number;
+  /** Rows the worker appended to `config.timeline`; null without one, or when the worker died. */
+  timelineRows: number | null;
+  /** Actual read start − scheduled tick time, ms; null when no tick was taken or the worker died (unknown, not zero). */
+  jitterMs: JitterStats | null;
+  /** Ticks skipped because a later tick was already due; null when the worker died. */
+  missedTicks: number | null;
+  /** Ticks taken; null when the worker died. */
+  ticks: number | null;
   /** Reads that failed, grouped by meter and message. */
   readErrors: ReadError[];
   /** Set when the worker died instead of stopping; `samples` then holds what it had sent. */
@@ -37,10 +39,10 @@ export interface Sampler {
   /** Reads every channel now, in the worker, each read timestamped before and after. */
   boundary(label: string): Promise<Boundary>;
   /**
-   * Points the cpu-estimate meters at another process group. Call it right after the server is
-   * spawned: CPU time the group used before the call is not attributed.
+   * Points the attributing meters (cpu-estimate, NVML's foreign processes) at the server. Call it
+   * as soon as the server exists, before it is ready: CPU time used before the call is not attributed.
    */
-  setPgid(pgid: number): void;
+  setTarget(target: MeterTarget): void;
   /** Stops the worker and returns the timeline. Idempotent. Always call it (in a `finally`): the worker keeps the process alive until then. */
   stop(): Promise<SamplerResult>;
 }
@@ -190,8 +192,8 @@ export async function startSampler(config: SamplerConfig, options: SamplerOption
         send({type: 'boundary', id, label});
       });
     },
-    setPgid(pgid: number): void {
-      if (dead === undefined && !finished) send({type: 'setPgid', pgid});
+    setTarget(target: MeterTarget): void {
+      if (dead === undefined && !finished) send({type: 'setTarget', target});
     },
     stop(): Promise<SamplerResult> {
       finished ??= (async () => {
@@ -201,10 +203,10 @@ export async function startSampler(config: SamplerConfig, options: SamplerOption
           send({type: 'stop'});
           const message = await Promise.race([done, exited.then(() => undefined)]);
           result = message
-            ? {samples, jitterMs: message.jitterMs, missedTicks: message.missedTicks, ticks: message.ticks, readErrors: message.readErrors}
-            : {samples, jitterMs: {p50: 0, p99: 0, max: 0}, missedTicks: 0, ticks: 0, readErrors: [], workerError: dead ?? 'sampler worker exited'};
+            ? {samples, timelineRows: message.timelineRows, jitterMs: message.jitterMs, missedTicks: message.missedTicks, ticks: message.ticks, readErrors: message.readErrors}
+            : {samples, timelineRows: null, jitterMs: null, missedTicks: null, ticks: null, readErrors: [], workerError: dead ?? 'sampler worker exited'};
         } else {
-          result = {samples, jitterMs: {p50: 0, p99: 0, max: 0}, missedTicks: 0, ticks: 0, readErrors: [], workerError: dead};
+          result = {samples, timelineRows: null, jitterMs: null, missedTicks: null, ticks: null, readErrors: [], workerError: dead};
         }
         port.close();
         await worker.terminate();

@@ -3,6 +3,7 @@
  * due time is computed from k, never from the previous tick, so lateness never accumulates into
  * drift. Pure functions, so the arithmetic is tested without threads or sleeping.
  */
+import {percentileOfSorted} from '../measure/stats.js';
 
 /** Due time of tick k, ns. */
 export function tickDueNs(t0Ns: bigint, k: number, intervalMs: number): bigint {
@@ -36,22 +37,15 @@ export function catchUp(t0Ns: bigint, k: number, nowNs: bigint, intervalMs: numb
   return latest > k ? {k: latest, missed: latest - k} : {k, missed: 0};
 }
 
-/** Nearest-rank percentile of an ascending list, q in [0, 1]. */
-export function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[rank] as number;
-}
-
 export interface JitterStats {
   p50: number;
   p99: number;
   max: number;
 }
 
-/** p50, p99 and max of jitter values (ms); zeros when there were no ticks. */
-export function jitterStats(valuesMs: number[]): JitterStats {
-  if (valuesMs.length === 0) return {p50: 0, p99: 0, max: 0};
-  const sorted = [...valuesMs].sort((a, b) => a - b);
-  return {p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1] as number};
+/** p50, p99 (type 7, as every other percentile in lem) and max of jitter values (ms); null when there were no ticks. */
+export function jitterStats(valuesMs: readonly number[]): JitterStats | null {
+  if (valuesMs.length === 0) return null;
+  const sorted = Float64Array.from(valuesMs).sort() as unknown as readonly number[];
+  return {p50: percentileOfSorted(sorted, 0.5), p99: percentileOfSorted(sorted, 0.99), max: sorted[sorted.length - 1] as number};
 }

@@ -2,7 +2,10 @@ import fc from 'fast-check';
 import {describe, expect, it} from 'vitest';
 import {isCodedError} from '@lem/plugin-kit';
 import type {TimelineSample} from '../measure/types.js';
-import {parseTimelineCsv, timelineCsv} from './timeline-csv.js';
+import {mkdtempSync, readFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {parseTimelineCsv, readTimelineCsv, TimelineCsvAppender, timelineCsv, timelineSamples} from './timeline-csv.js';
 
 const s = (scheduledMs: number, meter: string, channel: string, energyJ: number | null, powerW: number | null): TimelineSample => ({
   scheduledMs,
@@ -58,5 +61,34 @@ describe('timelineCsv', () => {
         expect((error as Error).message).toMatch(message);
       }
     }
+  });
+
+  it('property: the text cut into pieces anywhere (a file read chunk by chunk) parses as the whole does', () => {
+    const text =
+      'scheduled_ms,read_start_ms,read_end_ms,meter,channel,energy_j,power_w\r\n' +
+      '0,0.1,0.2,rapl,package-0,1,2\r\n' +
+      '100,100.1,100.2,nvml,"GPU-1,""x""\nsecond line",,250.25\r' +
+      '200,200.1,200.2,rapl,package-0,3,\n\n';
+    const whole = parseTimelineCsv(text);
+    expect(whole).toHaveLength(3);
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({min: 1, max: text.length - 1}), {maxLength: 12}), (cuts) => {
+        const at = [0, ...cuts.sort((a, b) => a - b), text.length];
+        const pieces = at.slice(1).map((end, i) => text.slice(at[i], end));
+        expect([...timelineSamples(pieces)]).toEqual(whole);
+      }),
+    );
+  });
+
+  it('the appender writes what parse reads back, row by row, and a file is readable while it grows', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'lem-timeline-')), 'timeline.csv');
+    const appender = new TimelineCsvAppender(path, false);
+    appender.append([s(0, 'rapl', 'package-0', 1, null)]);
+    // Nothing is buffered by lem: what was appended is in the file before close.
+    expect([...readTimelineCsv(path)]).toEqual([s(0, 'rapl', 'package-0', 1, null)]);
+    appender.append([s(100, 'rapl', 'package-0', 2, 10), s(200, 'rapl', 'package-0', 3, 10)]);
+    appender.close();
+    expect(appender.rows).toBe(3);
+    expect(readFileSync(path, 'utf8')).toBe(timelineCsv([s(0, 'rapl', 'package-0', 1, null), s(100, 'rapl', 'package-0', 2, 10), s(200, 'rapl', 'package-0', 3, 10)]));
   });
 });

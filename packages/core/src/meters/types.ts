@@ -34,10 +34,27 @@ export interface ChannelInfo {
    */
   updatePeriodMs: number;
   /**
+   * For an estimate from a linear power model: its coefficients and their spread, so that each
+   * energy figure can carry the model's own error range beside the read-time uncertainty.
+   */
+  model?: LinearPowerModel;
+  /**
    * The channel whose energy already contains this one (e.g. `package-0/core` is part of
    * `package-0`). Totals add only channels without `partOf`, so nothing is counted twice.
    */
   partOf?: string;
+}
+
+/**
+ * P = cpus × idleWPerVcpu + (maxWPerVcpu − idleWPerVcpu) × u, with u the CPU-seconds per second
+ * attributed. `range` is the spread of published per-vCPU coefficients across CPU families: the
+ * estimate's own error when the family of this machine is not modelled.
+ */
+export interface LinearPowerModel {
+  cpus: number;
+  idleWPerVcpu: number;
+  maxWPerVcpu: number;
+  range: {idleWPerVcpu: [number, number]; maxWPerVcpu: [number, number]; source: string};
 }
 
 export type EnergyScope = 'device' | 'socket' | 'process-group' | 'container';
@@ -62,12 +79,19 @@ export interface RaplMeterConfig {
   root?: string;
 }
 
+/** What a server's CPU time is read from: its process group (a host process), or its container's cgroup. */
+export type MeterTarget = {kind: 'process-group'; pgid: number} | {kind: 'cgroup'; path: string};
+
 export interface CpuEstimateMeterConfig {
   kind: 'cpu-estimate';
   /** procfs root, default `/proc`. */
   procRoot?: string;
-  /** The server's process group; ≤ 0 before the server exists (idle share only). */
-  pgid: number;
+  /** cgroup file system root, default `/sys/fs/cgroup`. */
+  cgroupRoot?: string;
+  /** The server, once it exists; absent before (the idle share only). */
+  target?: MeterTarget;
+  /** The kind of target the runner will give, which fixes the channel's scope; default `target`'s, else process-group. */
+  targetKind?: MeterTarget['kind'];
   /** vCPUs allocated to the server: its pinned set, else every vCPU of the machine. */
   cpus: number;
   idleWPerVcpu?: number;
@@ -97,6 +121,12 @@ export interface SamplerConfig {
   intervalMs?: number;
   /** The run origin, `process.hrtime.bigint()` as a decimal string. */
   t0Ns: string;
+  /**
+   * Where the worker appends every tick's rows itself, as they are read (timeline.csv); the
+   * samples then never cross to the main thread, and nothing of them is held in memory.
+   * `extended`: with the GPU extra columns. Absent: samples are handed to the main thread.
+   */
+  timeline?: {path: string; extended: boolean};
 }
 
 /** Stable codes of meter and sampler errors. */

@@ -1,23 +1,18 @@
 /**
- * The files of one run: result.json (versioned), requests.jsonl and timeline.csv, each written
- * atomically. result.json keeps the boundary reads, so every figure can be recomputed from the
+ * result.json (versioned): what one run was, how it was measured and every figure, beside its raw
+ * files (run-files.ts). It keeps the boundary reads, so every figure can be recomputed from the
  * raw files alone (`lem results recompute`).
  */
-import {existsSync, readFileSync} from 'node:fs';
-import {join} from 'node:path';
-import {configError} from '../errors.js';
-import {writeFileAtomic} from '../fs-atomic.js';
 import type {ResolvedExperiment, Setting} from '../config/resolve.js';
-import type {Boundary, ClockAnchor, PhaseName, RequestRecord, TimelineSample} from '../measure/types.js';
-import {parseTimelineCsv, timelineCsv, type ChannelInfo} from '../meters/index.js';
+import type {Boundary, ClockAnchor, PhaseName} from '../measure/types.js';
+import type {ChannelInfo, JitterStats, ReadError} from '../meters/index.js';
 import type {EnvironmentInfo, Pinning} from '../experiment/environment.js';
 import type {ModelInfo} from '../flops/index.js';
 import type {Provenance} from '../provenance/index.js';
-import {computeMetrics, METRIC_DEFINITIONS, type PhaseEnergyInput, type RunMetrics} from '../experiment/metrics.js';
-import {energyOf, idleInput} from '../experiment/run.js';
+import {METRIC_DEFINITIONS, type PhaseEnergyInput, type RunMetrics} from '../experiment/metrics.js';
 
 /** Bumped on any incompatible change to result.json; readers refuse versions they do not know. */
-export const RESULT_SCHEMA_VERSION = 1;
+export const RESULT_SCHEMA_VERSION = 2;
 
 export interface ResultWarning {
   code: string;
@@ -43,6 +38,41 @@ export interface WorkloadInfo {
   maxInFlight: number;
 }
 
+/** Which prompts were sent, and how their lengths are known. */
+export interface PromptsInfo {
+  measure: {
+    count: number;
+    /** `exact`: cut or drawn to length by the server's tokenizer; `approximate`: synthetic words, one per token, not checked; `as-given`: the dataset's own texts. */
+    lengths: 'exact' | 'approximate' | 'as-given';
+    /** Prompts cut to `max_input_tokens`; null when no limit was set. */
+    truncated: number | null;
+  };
+  /** Warm-up and re-warm prompts, disjoint from the measured ones (a server's prefix cache must not flatter the first measured requests). */
+  warmup: {count: number; source: 'held-back' | 'synthetic'; description: string};
+}
+
+export interface SamplingInfo {
+  intervalMs: number;
+  /** Rows of timeline.csv. */
+  samples: number;
+  /** Read start − scheduled tick, ms; null with `nullReasons.jitterMs` when unknown. */
+  jitterMs: JitterStats | null;
+  missedTicks: number | null;
+  readErrors: ReadError[];
+  nullReasons: Record<string, string>;
+}
+
+export interface WarmupInfo {
+  mode: 'convergence' | 'fixed';
+  /** Warm-up requests sent (attempts, failed ones included). */
+  requests: number;
+  /** Convergence only: whether per-request ITL settled (CV below the threshold); null in fixed mode. */
+  warmupConverged: boolean | null;
+  /** Last CV of ITL over the window; null with `finalCvReason` when it could not be computed. */
+  finalCv: number | null;
+  finalCvReason?: string;
+}
+
 export interface ExperimentResult {
   schemaVersion: number;
   status: 'completed' | 'failed';
@@ -50,25 +80,14 @@ export interface ExperimentResult {
   experiment: {name: string; file: string | null; description: string | null};
   /** Every effective setting with its source, secrets redacted. */
   settings: Setting[];
-  backend: {id: string; plugin: string | null; argv: string[] | null; baseUrl: string};
+  backend: {id: string; plugin: string | null; runner: string | null; argv: string[] | null; baseUrl: string};
   environment: EnvironmentInfo;
   clock: ClockAnchor;
   phases: PhaseRecord[];
   boundaries: Boundary[];
-  meters: {
-    channels: ChannelInfo[];
-    sampling: {
-      intervalMs: number;
-      samples: number;
-      jitterMs: {p50: number; p99: number; max: number};
-      missedTicks: number;
-      /** Sample ticks inside the measure window over the ticks the schedule promised. */
-      coverage: {ticks: number; expectedTicks: number; fraction: number | null} | null;
-    } | null;
-    energyNullReason: string | null;
-  };
-  /** Warm-up as run: requests sent, and for convergence whether ITL settled and its final CV. */
-  warmup: {mode: string; requests: number; warmupConverged: boolean | null; finalCv: number | null} | null;
+  meters: {channels: ChannelInfo[]; sampling: SamplingInfo | null; energyNullReason: string | null};
+  prompts: PromptsInfo | null;
+  warmup: WarmupInfo | null;
   workload: WorkloadInfo | null;
   /** Versions, argv, model hash, machine: what it takes to say exactly what was measured. */
   provenance: Provenance | null;
@@ -83,134 +102,32 @@ export interface ExperimentResult {
 
 export const SINGLE_RUN_NOTE = 'This is a single run: it has no confidence interval. Repeat it in a campaign (cycles ≥ 3) to get one.';
 
-export function buildResult(input: {
-  provenance?: Provenance | null;
-  status: 'completed' | 'failed';
-  failure: ExperimentResult['failure'];
-  resolved: ResolvedExperiment;
-  experimentFile: string | null;
-  anchor: ClockAnchor;
-  environment: EnvironmentInfo;
-  server: {backend: string; plugin: string | null; argv: string[] | null; baseUrl: string};
-  phases: PhaseRecord[];
-  boundaries: Boundary[];
-  channels: ChannelInfo[];
-  sampling: ExperimentResult['meters']['sampling'];
-  energyNullReason: string | null;
-  warmup: ExperimentResult['warmup'];
-  workload?: WorkloadInfo | null;
-  model?: ExperimentResult['model'];
-  client: ExperimentResult['client'];
-  metrics: RunMetrics | null;
-  warnings: ResultWarning[];
-}): ExperimentResult {
-  const {resolved} = input;
+/** The parts of a result a run assembles; buildResult adds the version, definitions and notes, and redacts. */
+export type ResultParts = Omit<ExperimentResult, 'schemaVersion' | 'settings' | 'experiment' | 'definitions' | 'notes'>;
+
+export function buildResult(resolved: ResolvedExperiment, experimentFile: string | null, parts: ResultParts): ExperimentResult {
   const redact = <T>(v: T) => resolved.redactor.deep(v);
   return {
     schemaVersion: RESULT_SCHEMA_VERSION,
-    status: input.status,
-    failure: redact(input.failure),
-    experiment: {name: resolved.settings.name, file: input.experimentFile, description: resolved.settings.description ?? null},
+    status: parts.status,
+    failure: redact(parts.failure),
+    experiment: {name: resolved.settings.name, file: experimentFile, description: resolved.settings.description ?? null},
     settings: resolved.sources,
-    backend: {id: input.server.backend, plugin: input.server.plugin, argv: redact(input.server.argv), baseUrl: redact(input.server.baseUrl)},
-    environment: input.environment,
-    clock: input.anchor,
-    phases: input.phases,
-    boundaries: input.boundaries,
-    meters: {channels: input.channels, sampling: input.sampling, energyNullReason: input.energyNullReason},
-    warmup: input.warmup,
-    workload: input.workload ?? null,
-    model: input.model ?? null,
-    provenance: input.provenance ?? null,
-    client: input.client,
-    metrics: input.metrics,
+    backend: {...parts.backend, argv: redact(parts.backend.argv), baseUrl: redact(parts.backend.baseUrl)},
+    environment: parts.environment,
+    clock: parts.clock,
+    phases: parts.phases,
+    boundaries: parts.boundaries,
+    meters: parts.meters,
+    prompts: parts.prompts,
+    warmup: parts.warmup,
+    workload: parts.workload,
+    provenance: parts.provenance,
+    model: parts.model,
+    client: parts.client,
+    metrics: parts.metrics,
     definitions: METRIC_DEFINITIONS,
-    warnings: input.warnings,
+    warnings: parts.warnings,
     notes: [SINGLE_RUN_NOTE],
   };
-}
-
-export function requestsJsonl(records: RequestRecord[]): string {
-  return records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : '');
-}
-
-export function writeRunFiles(runDir: string, result: ExperimentResult, records: RequestRecord[], samples: TimelineSample[]): void {
-  // Raw files first: a result.json on disk always has its raw data beside it.
-  writeFileAtomic(join(runDir, 'requests.jsonl'), requestsJsonl(records));
-  writeFileAtomic(join(runDir, 'timeline.csv'), timelineCsv(samples));
-  writeFileAtomic(join(runDir, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
-}
-
-export interface RunFiles {
-  result: ExperimentResult;
-  records: RequestRecord[];
-  samples: TimelineSample[];
-}
-
-/** Reads a run folder, refusing what it cannot read with a coded error. */
-export function readRunFiles(runDir: string): RunFiles {
-  const resultPath = join(runDir, 'result.json');
-  if (!existsSync(resultPath)) {
-    throw configError('E_RESULT_NOT_FOUND', `${runDir} has no result.json`, ['give the folder of one run, e.g. results/quickstart-20261128T140000123Z']);
-  }
-  let result: ExperimentResult;
-  try {
-    result = JSON.parse(readFileSync(resultPath, 'utf8')) as ExperimentResult;
-  } catch (error) {
-    throw configError('E_RESULT_INVALID', `${resultPath} is not valid JSON: ${(error as Error).message}`, ['the file was edited or truncated; it cannot be recomputed']);
-  }
-  if (result.schemaVersion !== RESULT_SCHEMA_VERSION) {
-    throw configError('E_RESULT_VERSION', `${resultPath} has schema version ${String(result.schemaVersion)}; this lem reads version ${RESULT_SCHEMA_VERSION}`, ['use the lem version that wrote it']);
-  }
-  const records: RequestRecord[] = [];
-  const lines = readFileSync(join(runDir, 'requests.jsonl'), 'utf8').split('\n');
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    try {
-      records.push(JSON.parse(line) as RequestRecord);
-    } catch {
-      throw configError('E_RESULT_INVALID', `requests.jsonl line ${i + 1} is not JSON`, ['the file was edited or truncated']);
-    }
-  });
-  const samples = parseTimelineCsv(readFileSync(join(runDir, 'timeline.csv'), 'utf8'));
-  return {result, records, samples};
-}
-
-/** Recomputes a run's figures from its raw files (requests, boundaries, timeline). */
-export function recomputeRun(runDir: string): {stored: RunMetrics | null; recomputed: RunMetrics | null; differences: Array<{path: string; stored: unknown; recomputed: unknown}>} {
-  const {result, records, samples} = readRunFiles(runDir);
-  const measured = records.filter((r) => r.phase === 'measure');
-  const reason = result.meters.energyNullReason;
-  const recomputed =
-    measured.length === 0
-      ? null
-      : computeMetrics({
-          records: measured,
-          energy: energyOf('measure', result.boundaries, result.meters.channels, reason, samples),
-          idle: idleInput(result.phases, result.boundaries, result.meters.channels, reason, samples),
-          samples,
-          steadyWindow: result.workload?.steadyWindow ?? null,
-          channels: result.meters.channels,
-          energyNullReason: reason,
-          boundaries: result.boundaries,
-          model: result.model ? {info: result.model.info, reason: result.model.reason} : undefined,
-          intervalMs: result.meters.sampling?.intervalMs,
-        });
-  const differences: Array<{path: string; stored: unknown; recomputed: unknown}> = [];
-  diff(result.metrics, recomputed, 'metrics', differences);
-  return {stored: result.metrics, recomputed, differences};
-}
-
-/** Leaf-by-leaf comparison; numbers equal within 1e-9 relative (JSON round-trips are exact, sums are not always). */
-function diff(a: unknown, b: unknown, path: string, out: Array<{path: string; stored: unknown; recomputed: unknown}>): void {
-  if (typeof a === 'number' && typeof b === 'number') {
-    if (Math.abs(a - b) > 1e-9 * Math.max(1, Math.abs(a), Math.abs(b))) out.push({path, stored: a, recomputed: b});
-    return;
-  }
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const k of keys) diff((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`, out);
-    return;
-  }
-  if (a !== b && !(a === undefined && b === null) && !(a === null && b === undefined)) out.push({path, stored: a, recomputed: b});
 }

@@ -3,3 +3,5 @@ export * from './local.js';
 export * from './ports.js';
 export * from './reaper.js';
 export {isProcessAlive, pidFilePath, processStartTime, serversDir, type ServerPidRecord} from './proc.js';
+export * from './types.js';
+export * from './endpoint.js';

@@ -53,7 +53,7 @@ describe('launchLocalServer with the embedded llama.cpp server', () => {
     expect(server.argv.slice(1)).toEqual(['--pdeathsig', 'SIGTERM', '--', ...spec.argv]);
     expect(server.readyAtMs).toBeGreaterThan(0);
     expect(server.isRunning()).toBe(true);
-    expect(readProcStat(server.pid)?.pgrp).toBe(server.pid);
+    expect(readProcStat(server.pid)?.pgid).toBe(server.pid);
     const health = await fetch(`${server.baseUrl}/health`);
     expect(health.status).toBe(200);
     expect(lines.some((line) => line.startsWith(`listening on http://127.0.0.1:${port}`))).toBe(true);
@@ -68,7 +68,7 @@ describe('launchLocalServer with the embedded llama.cpp server', () => {
     expect(stopped.durationMs).toBeLessThan(5_000);
     expect(await server.stop()).toBe(stopped); // idempotent: the same result
     expect(server.isRunning()).toBe(false);
-    expect(await server.exited).toEqual({code: 0, signal: null});
+    expect(await server.exited).toEqual({code: 0, signal: null, oomKilled: null});
     expect(existsSync(pidFilePath(sb.stateDir, server.pid))).toBe(false);
     expect(groupAlive(server.pid)).toBe(false);
   });
@@ -260,7 +260,7 @@ describe('launchLocalServer with scripted servers', () => {
     const server = await launchLocalServer({spec: fakeSpec(sb, port, ['--mode', 'ready']), model: 'm', stateDir: sb.stateDir, workdir: sb.workdir});
     sb.track(server.pid);
     process.kill(server.pid, 'SIGKILL');
-    expect(await server.exited).toEqual({code: null, signal: 'SIGKILL'});
+    expect(await server.exited).toEqual({code: null, signal: 'SIGKILL', oomKilled: null});
     expect(server.isRunning()).toBe(false);
     expect(existsSync(pidFilePath(sb.stateDir, server.pid))).toBe(false);
     expect(await server.stop()).toMatchObject({signal: 'SIGKILL', forced: false});

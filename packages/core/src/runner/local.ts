@@ -23,9 +23,11 @@ import {runError, type ErrorDetail, type RunError} from '../errors.js';
 import {monoNs, msSince} from '../measure/types.js';
 import {diagnoseFailure} from './failure.js';
 import {assertPortFree, portInUseError} from './ports.js';
+import type {LaunchedServer, LaunchRequest, Runner, ServerExit, ServerStopResult} from './types.js';
 import {groupAlive, pidFilePath, processStartTime, readProcStat, removeFileQuietly, serversDir, signalGroup, sleepMs, waitFor, writePidRecord} from './proc.js';
 
 export {classifyFailure, diagnoseFailure, type FailureDiagnosis} from './failure.js';
+export type {ServerExit, ServerStopResult} from './types.js';
 
 /** Lines of server output kept for failure records. */
 export const OUTPUT_TAIL_LINES = 100;
@@ -69,19 +71,10 @@ export interface LocalLaunchOptions {
   signal?: AbortSignal;
   /** Non-fatal problems (no setpriv, no taskset), each said once per process. Default: `process.emitWarning`. */
   onWarning?: (message: string) => void;
+  /** Called right after the server is spawned, with its pid (= its process group), before readiness. */
+  onSpawn?: (pid: number) => void;
 }
 
-export interface ServerExit {
-  code: number | null;
-  signal: string | null;
-}
-
-export interface ServerStopResult extends ServerExit {
-  /** True when the grace ran out and the group got SIGKILL. */
-  forced: boolean;
-  /** From the stop request until the whole group was gone, ms. */
-  durationMs: number;
-}
 
 export interface RunningServer {
   /** `http://127.0.0.1:<port>` */
@@ -101,10 +94,11 @@ export interface RunningServer {
   /** Settles when the server process ends, for any reason. */
   exited: Promise<ServerExit>;
   /**
-   * `spec.stop.signal` (default SIGTERM) to the group, `spec.stop.graceS` (default 10 s) for
-   * the group to empty, then SIGKILL to the group. Idempotent: later calls get the same result.
+   * `spec.stop.signal` (default SIGTERM) to the group, `spec.stop.graceS` (default 10 s, or
+   * `maxGraceS` when shorter) for the group to empty, then SIGKILL to the group. Idempotent:
+   * later calls get the first call's result.
    */
-  stop(): Promise<ServerStopResult>;
+  stop(maxGraceS?: number): Promise<ServerStopResult>;
 }
 
 // ---------------------------------------------------------------- live servers and cleanup
@@ -422,6 +416,7 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
   }
   const pid = child.pid;
   child.on('error', () => {}); // later errors (a failed kill) surface through exit and stop
+  options.onSpawn?.(pid);
 
   // Read now: the process exists at least as an unreaped zombie until the event loop turns.
   const startTime = readProcStat(pid)?.startTime ?? 0;
@@ -466,7 +461,8 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
   };
   const exited = new Promise<ServerExit>((resolve) => {
     child.once('exit', (code, signal) => {
-      exitInfo = {code, signal};
+      // A host process's SIGKILL may or may not be the out-of-memory killer's: unknown, not false.
+      exitInfo = {code, signal, oomKilled: null};
       if (!stopping) {
         // Left without being asked: whatever it started cannot be stopped gracefully by anyone.
         signalGroup(pid, 'SIGKILL');
@@ -498,7 +494,7 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
       // Still there after SIGKILL (stuck in the kernel): keep the pid file until it exits.
       stopFinished = true;
       if (exitInfo !== undefined) finalize();
-      return {...(exitInfo ?? {code: null, signal: null}), forced, durationMs: msSince(startNs)};
+      return {...(exitInfo ?? {code: null, signal: null, oomKilled: null}), forced, durationMs: msSince(startNs)};
     })();
     return stopResult;
   };
@@ -570,7 +566,7 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
       outputTail: () => tail.map((entry) => entry.line),
       isRunning: () => exitInfo === undefined,
       exited,
-      stop: () => stop(),
+      stop: (maxGraceS?: number) => stop(maxGraceS),
     };
   }
 
@@ -621,3 +617,33 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
   }
   throw error;
 }
+
+/**
+ * The local runner: servers as host processes (the seam's first implementation). A server is
+ * measured as its process group, which it leads from the moment it is spawned.
+ */
+export const localRunner: Runner = {
+  id: 'local',
+  targetKind: 'process-group',
+  async launch(request: LaunchRequest): Promise<LaunchedServer> {
+    const server = await launchLocalServer({
+      spec: request.spec,
+      model: request.model,
+      stateDir: request.stateDir,
+      workdir: request.workdir,
+      cpus: request.cpus,
+      signal: request.signal,
+      onLine: request.onLine,
+      onWarning: request.onWarning,
+      onSpawn: (pid) => request.onTarget?.({kind: 'process-group', pgid: pid}),
+    });
+    return {
+      baseUrl: server.baseUrl,
+      target: {kind: 'process-group', pgid: server.pid},
+      argv: server.argv,
+      exited: server.exited,
+      outputTail: server.outputTail,
+      stop: server.stop,
+    };
+  },
+};

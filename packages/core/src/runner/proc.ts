@@ -3,34 +3,12 @@
  * an earlier one left behind. A pid alone is not an identity (pids are reused), so every record
  * pairs it with the process start time (field 22 of /proc/<pid>/stat, clock ticks since boot).
  */
-import {readdirSync, readFileSync, rmSync} from 'node:fs';
+import {readdirSync, rmSync} from 'node:fs';
 import {join} from 'node:path';
 import {writeFileAtomic} from '../fs-atomic.js';
+import {readProcStat} from '../measure/proc-stat.js';
 
-export interface ProcStat {
-  pid: number;
-  /** One letter: R, S, D, Z (zombie), T, … */
-  state: string;
-  ppid: number;
-  pgrp: number;
-  session: number;
-  /** Clock ticks since boot at which the process started. */
-  startTime: number;
-}
-
-/** Reads /proc/<pid>/stat, or null when there is no such process. */
-export function readProcStat(pid: number): ProcStat | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  // comm (field 2) may hold spaces and parentheses: fields resume after the last ')'.
-  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const field = (n: number) => Number(rest[n - 3]);
-  return {pid, state: rest[0] ?? '?', ppid: field(4), pgrp: field(5), session: field(6), startTime: field(22)};
-}
+export {readProcStat, type ProcStat} from '../measure/proc-stat.js';
 
 /** The start time of a live (non-zombie) process, or null. */
 export function processStartTime(pid: number): number | null {
@@ -56,7 +34,7 @@ export function groupMembers(pgid: number): number[] {
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = readProcStat(Number(entry));
-    if (stat && stat.pgrp === pgid && stat.state !== 'Z') members.push(stat.pid);
+    if (stat && stat.pgid === pgid && stat.state !== 'Z') members.push(stat.pid);
   }
   return members;
 }
@@ -81,7 +59,7 @@ let ownGroup: number | undefined;
  * 0 and 1 (kill(-1) would reach every process of the user) and lem's own group.
  */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
-  ownGroup ??= readProcStat(process.pid)?.pgrp ?? -1;
+  ownGroup ??= readProcStat(process.pid)?.pgid ?? -1;
   if (!Number.isInteger(pgid) || pgid <= 1 || pgid === ownGroup) return false;
   try {
     process.kill(-pgid, signal);

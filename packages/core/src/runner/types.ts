@@ -1,0 +1,75 @@
+/**
+ * The runner seam (DESIGN §4): the experiment pipeline launches servers through this interface
+ * only, and never knows whether a server is a host process or a container. The local runner is
+ * its first implementation; the docker runner implements it next; a cluster executor runs lem
+ * itself on the node and uses it there.
+ */
+import type {ServerSpec} from '@lem/plugin-kit';
+import type {MeterTarget} from '../meters/types.js';
+
+export type {MeterTarget} from '../meters/types.js';
+
+export interface ServerExit {
+  code: number | null;
+  signal: string | null;
+  /**
+   * Killed for want of memory: true or false where the runner can tell (a container's state
+   * says), null where it cannot (a host process's SIGKILL may or may not be the OOM killer's).
+   */
+  oomKilled: boolean | null;
+}
+
+export interface ServerStopResult extends ServerExit {
+  /** True when the grace ran out and the server was killed. */
+  forced: boolean;
+  /** From the stop request until the server was gone, ms. */
+  durationMs: number;
+}
+
+export interface LaunchRequest {
+  /** From the backend's `server(cfg, ctx)`; its port is the one the server must listen on. */
+  spec: ServerSpec;
+  /** Sent as `model` in the readiness probe. */
+  model: string;
+  /** `<project root>/.lem-state`: where a runner records what it started, so a later lem can reap it. */
+  stateDir: string;
+  /** `spec.files` are written here; private to this launch. */
+  workdir: string;
+  /** Pin the server to these CPUs. Absent or empty: no pinning. */
+  cpus?: number[];
+  /** Abort = stop the launch and the server; the launch rejects as `interrupted`. */
+  signal?: AbortSignal;
+  /** Every output line of the server. */
+  onLine?(line: string): void;
+  /** Non-fatal problems of the runner itself (a missing tool, no pinning). */
+  onWarning?(message: string): void;
+  /**
+   * Called as soon as the server exists, before it is ready, with what meters attribute to: the
+   * energy of loading the model is the server's, not idle.
+   */
+  onTarget?(target: MeterTarget): void;
+}
+
+export interface LaunchedServer {
+  /** `http://127.0.0.1:<port>` or wherever the runner makes the server reachable. */
+  baseUrl: string;
+  /** What meters attribute to. */
+  target: MeterTarget;
+  /** What was actually executed (after any wrapper), for provenance. */
+  argv: string[];
+  /** Settles when the server ends, for any reason. */
+  exited: Promise<ServerExit>;
+  /** The last 100 lines of the server's output, in arrival order. */
+  outputTail(): string[];
+  /** Stops the server: its stop signal, at most `graceS` (default: the backend's), then a kill. Idempotent. */
+  stop(graceS?: number): Promise<ServerStopResult>;
+}
+
+export interface Runner {
+  /** `local`, `docker`, … as in the `runner` setting. */
+  readonly id: string;
+  /** What this runner's servers are measured as: a process group or a cgroup (fixes the CPU estimate's scope). */
+  readonly targetKind: MeterTarget['kind'];
+  /** Starts the server and resolves once it is ready (health and probe); rejects with a run error, leaving nothing behind. */
+  launch(request: LaunchRequest): Promise<LaunchedServer>;
+}
