@@ -14,6 +14,7 @@ import {fileURLToPath} from 'node:url';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {beforeAll, describe, expect, it} from 'vitest';
 import {externalPlugin, freshHome, lem, LEM_BIN} from './helpers.js';
+import {CCF_VCPU_COEFFICIENTS} from '../../core/src/meters/cpu-estimate.js';
 
 const pluginDist = new URL('../../../plugins/backend-llamacpp/dist/index.js', import.meta.url).href;
 const fakeServer = fileURLToPath(new URL('../../core/src/runner/__fixtures__/openai-server.mjs', import.meta.url));
@@ -151,13 +152,13 @@ describe('a run on the fake OpenAI-compatible server', () => {
     const run = lem(['experiment', file, '--json'], {home, cwd: dir});
     expect(run.status, run.stderr).toBe(0);
     const result = readResult(runDirOf(run.stdout));
-    const launch = result.phases.find((p) => p.name === 'launch')!;
-    const launchS = (launch.endMs - launch.startMs) / 1000;
-    const estimate = launch.energy!.channels.find((c) => c.meter === 'cpu-estimate')!;
-    const channel = (result as unknown as {meters: {channels: Array<{meter: string; model: {cpus: number; idleWPerVcpu: number; maxWPerVcpu: number}}>}}).meters.channels.find((c) => c.meter === 'cpu-estimate')!;
-    const {cpus, idleWPerVcpu, maxWPerVcpu} = channel.model;
-    // Idle share over the launch, plus (max − idle) W for at least 1 of the 1.5 CPU-seconds burnt.
-    expect(estimate.energyJ!).toBeGreaterThan(cpus * idleWPerVcpu * launchS + (maxWPerVcpu - idleWPerVcpu) * 1.0);
+    const phase = (name: string) => result.phases.find((p) => p.name === name)!;
+    const seconds = (name: string) => (phase(name).endMs - phase(name).startMs) / 1000;
+    const estimateJ = (name: string) => phase(name).energy!.channels.find((c) => c.meter === 'cpu-estimate')!.energyJ!;
+    const idleW = estimateJ('idle') / seconds('idle');
+    // Launch energy above the idle power over the launch: at least 1 of the 1.5 CPU-seconds burnt, at (max − idle) W each.
+    const {idleWPerVcpu, maxWPerVcpu} = CCF_VCPU_COEFFICIENTS;
+    expect(estimateJ('launch') - idleW * seconds('launch')).toBeGreaterThan((maxWPerVcpu - idleWPerVcpu) * 1.0);
   });
 
   it('warms up on prompts that are never measured', () => {
@@ -165,8 +166,6 @@ describe('a run on the fake OpenAI-compatible server', () => {
     const file = experiment('disjoint', `backend: fake\nmodel: fake\ndataset:\n  kind: builtin\n  n_prompts: 8\nworkload:\n  concurrency: 2\n  max_output_tokens: 4\n${FAST}fake:\n  log: ${log}\n`);
     const run = lem(['experiment', file, '--json'], {home, cwd: dir});
     expect(run.status, run.stderr).toBe(0);
-    const result = readResult(runDirOf(run.stdout));
-    expect(result.prompts!.warmup.source).toBe('held-back');
     const received = lines(log).map((l) => (JSON.parse(l) as {prompt: string}).prompt);
     // Readiness probe, then warm-up and re-warm, then the 8 measured prompts, in that order.
     const measured = new Set(received.slice(-8));
@@ -174,6 +173,7 @@ describe('a run on the fake OpenAI-compatible server', () => {
     expect(measured.size).toBe(8);
     expect(before.length).toBeGreaterThanOrEqual(4);
     for (const p of before) expect(measured.has(p)).toBe(false);
+    expect(readResult(runDirOf(run.stdout)).prompts!.warmup.source).toBe('held-back');
   });
 
   it('refuses max_input_tokens before launch when the backend has no tokenizer', () => {

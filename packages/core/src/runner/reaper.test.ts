@@ -12,11 +12,21 @@ import {reapStaleServers} from './reaper.js';
 let sb: Sandbox;
 afterEach(() => sb?.cleanup());
 
-/** A detached process group leader that sleeps (optionally ignoring SIGTERM), as a server would. */
-function sleeper(ignoreTerm = false): number {
-  const child = spawn(process.execPath, ['-e', `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000)`], {detached: true, stdio: 'ignore'});
+/** A detached process group leader that sleeps, as a server would. */
+function sleeper(): number {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], {detached: true, stdio: 'ignore'});
   child.on('error', () => {});
   sb.track(child.pid);
+  return child.pid!;
+}
+
+/** A sleeper that ignores SIGTERM, once it says its handler is in place (an event, not a guess at Node's start-up time). */
+async function stubbornSleeper(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); process.stdout.write('ready\\n'); setInterval(() => {}, 1000)"], {detached: true, stdio: ['ignore', 'pipe', 'ignore']});
+  child.on('error', () => {});
+  sb.track(child.pid);
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  child.stdout!.destroy();
   return child.pid!;
 }
 
@@ -59,10 +69,9 @@ describe('reapStaleServers', () => {
 
   it('SIGKILLs a stale server that ignores SIGTERM after the grace', async () => {
     sb = sandbox();
-    const stubborn = sleeper(true);
+    const stubborn = await stubbornSleeper();
     mkdirSync(serversDir(sb.stateDir), {recursive: true});
     writePidRecord(sb.stateDir, record(stubborn, {lemPid: await deadPid()}));
-    await new Promise((resolve) => setTimeout(resolve, 200)); // let it install its SIGTERM handler
     const started = Date.now();
     expect(await reapStaleServers(sb.stateDir, {graceMs: 300})).toEqual({reaped: [stubborn], removed: 1});
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
