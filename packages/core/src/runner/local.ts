@@ -15,7 +15,7 @@
  * Caveat: pdeathsig fires when the *thread* that spawned the server ends, so launch from the
  * main thread (a worker thread's servers die with the worker).
  */
-import {spawn, spawnSync} from 'node:child_process';
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import {accessSync, chmodSync, constants, mkdirSync, writeFileSync} from 'node:fs';
 import {delimiter, dirname, isAbsolute, join, relative, resolve} from 'node:path';
 import type {ServerSpec, StopSpec} from '@lem/plugin-kit';
@@ -378,35 +378,14 @@ async function pollReadiness(ctx: {
 
 let lemStartTime: number | undefined;
 
-/**
- * Starts the server described by `options.spec` and resolves once it is ready: `GET
- * healthPath` answers 200 and the probe succeeds (default: `POST /v1/completions` for one
- * token). Rejects with a run error, after making sure the server is gone:
- * - `E_PORT_IN_USE` (`config`): the port is taken, before launch or as the server's exit reason;
- * - `E_SERVER_EXITED`: the server exited during launch; category from its output
- *   (`spec.errorPatterns`, core's known texts), details = its last output lines;
- * - `E_SERVER_NOT_READY` (`runtime`): not ready within the readiness timeout;
- * - `E_SERVER_HUNG` (`runtime`): no output and no HTTP answer for `watchdogS`;
- * - `E_INTERRUPTED` (`interrupted`): `options.signal` aborted, or {@link stopAllServers}.
- */
-export async function launchLocalServer(options: LocalLaunchOptions): Promise<RunningServer> {
-  const t0Ns = monoNs();
-  const {spec} = options;
-  const interruptedError = (when: string) =>
-    runError('E_INTERRUPTED', `server launch interrupted ${when}`, ['run it again (a campaign continues with `lem resume`)'], 'interrupted');
-  if (options.signal?.aborted) throw interruptedError('before the server started');
-  if (spec.argv.length === 0) throw runError('E_SERVER_SPEC', 'the backend gave an empty command line', ['report this to the backend plugin'], 'config');
+const interruptedError = (when: string): RunError =>
+  runError('E_INTERRUPTED', `server launch interrupted ${when}`, ['run it again (a campaign continues with `lem resume`)'], 'interrupted');
 
-  await assertPortFree(spec.port);
-  writeSpecFiles(options.workdir, spec.files);
-  mkdirSync(serversDir(options.stateDir), {recursive: true});
-  const command = commandLine(spec.argv, options.cpus, options.onWarning);
-  const stopSpec: StopSpec = {signal: spec.stop?.signal ?? DEFAULT_STOP.signal, graceS: spec.stop?.graceS ?? DEFAULT_STOP.graceS};
-  if (options.signal?.aborted) throw interruptedError('before the server started');
-
+/** Spawns the command in a process group of its own; rejects when it cannot be run at all. */
+async function spawnServer(options: LocalLaunchOptions, command: {argv: string[]}): Promise<ChildProcess & {pid: number}> {
   const child = spawn(command.argv[0]!, command.argv.slice(1), {
     cwd: options.workdir,
-    env: {...process.env, ...spec.env},
+    env: {...process.env, ...options.spec.env},
     detached: true, // setsid(): the server leads a new process group (pgid = pid)
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -414,45 +393,39 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
     const error = await new Promise<Error>((resolve) => child.once('error', resolve));
     throw runError('E_SERVER_SPAWN', `could not start ${command.argv[0]}: ${error.message}`, ['check that the backend is installed and its command exists'], 'config', undefined, error);
   }
-  const pid = child.pid;
   child.on('error', () => {}); // later errors (a failed kill) surface through exit and stop
-  options.onSpawn?.(pid);
+  return child as ChildProcess & {pid: number};
+}
 
-  // Read now: the process exists at least as an unreaped zombie until the event loop turns.
-  const startTime = readProcStat(pid)?.startTime ?? 0;
-  lemStartTime ??= processStartTime(process.pid) ?? 0;
-
-  // ---- output
+/** The server's output: line by line to `onLine`, the last lines kept, and when it last said anything. */
+function collectOutput(child: ChildProcess, onLine: LocalLaunchOptions['onLine']) {
   const tail: TailLine[] = [];
-  let lastLifeNs = monoNs();
-  const onOutput = (stream: 'stdout' | 'stderr') => (line: string) => {
-    lastLifeNs = monoNs();
-    tail.push({stream, line});
-    if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
-    options.onLine?.(line, stream);
-  };
-  const outputClosed: Promise<void>[] = [];
+  const life = {lastNs: monoNs()};
+  const closed: Promise<void>[] = [];
   for (const stream of ['stdout', 'stderr'] as const) {
     const readable = child[stream]!;
-    const splitter = lineSplitter(onOutput(stream));
+    const splitter = lineSplitter((line) => {
+      life.lastNs = monoNs();
+      tail.push({stream, line});
+      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
+      onLine?.(line, stream);
+    });
     readable.setEncoding('utf8');
     readable.on('data', (chunk: string) => splitter.push(chunk));
-    outputClosed.push(
-      new Promise((resolve) => {
-        readable.once('close', () => {
-          splitter.end();
-          resolve();
-        });
-      }),
-    );
+    closed.push(new Promise((resolve) => readable.once('close', () => (splitter.end(), resolve()))));
   }
+  return {tail, life, closed: Promise.all(closed)};
+}
 
-  // ---- exit and stop
+/**
+ * The server's exit and its stop: the exit promise, `stop(maxGraceS)` (signal, grace, SIGKILL to
+ * the group; the first call decides) and the bookkeeping that forgets it once it is gone.
+ */
+function lifecycle(child: ChildProcess, pid: number, pidFile: string, stopSpec: StopSpec) {
   let exitInfo: ServerExit | undefined;
   let stopping = false;
   let stopFinished = false;
   let finalized = false;
-  const pidFile = pidFilePath(options.stateDir, pid);
   const finalize = () => {
     if (finalized) return;
     finalized = true;
@@ -474,9 +447,7 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
     });
   });
   const gone = () => exitInfo !== undefined && !groupAlive(pid);
-
   let stopResult: Promise<ServerStopResult> | undefined;
-  /** Stops with the spec's grace, or `maxGraceS` when shorter. The first call decides. */
   const stop = (maxGraceS?: number): Promise<ServerStopResult> => {
     const graceS = Math.min(stopSpec.graceS, maxGraceS ?? Infinity);
     stopResult ??= (async () => {
@@ -498,8 +469,12 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
     })();
     return stopResult;
   };
+  return {exited, stop, isRunning: () => exitInfo === undefined};
+}
 
-  // ---- launch outcome: the first of ready, exit, timeout, hang, interruption
+/** The first of ready, exit, timeout, hang and interruption; `register` hands out the interrupt used by {@link stopAllServers}. */
+async function launchOutcome(options: LocalLaunchOptions, server: {exited: Promise<ServerExit>; life: {lastNs: bigint}; baseUrl: string; state: ReadinessState; register(interrupt: () => void): void}): Promise<Outcome> {
+  const {spec} = options;
   let settle!: (outcome: Outcome) => void;
   const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
   let settled = false;
@@ -510,17 +485,8 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
     launchAbort.abort();
     settle(o);
   };
-
-  live.set(pid, {pid, pidFile, interrupt: () => finish({kind: 'interrupted', reason: 'while lem was stopping its servers'}), stop});
-  try {
-    writePidRecord(options.stateDir, {pid, pgid: pid, startTime, lemPid: process.pid, lemStartTime, argv: command.argv, startedAt: new Date().toISOString()});
-  } catch (error) {
-    signalGroup(pid, 'SIGKILL');
-    await stop(0);
-    throw runError('E_STATE_WRITE', `could not record the server in ${serversDir(options.stateDir)}: ${(error as Error).message}`, ['check that the project folder is writable'], 'runtime', undefined, error);
-  }
-
-  void exited.then((exit) => finish({kind: 'exited', exit}));
+  server.register(() => finish({kind: 'interrupted', reason: 'while lem was stopping its servers'}));
+  void server.exited.then((exit) => finish({kind: 'exited', exit}));
   const onAbort = () => finish({kind: 'interrupted', reason: 'by request'});
   options.signal?.addEventListener('abort', onAbort, {once: true});
   if (options.signal?.aborted) onAbort();
@@ -530,92 +496,135 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
   const deadlineTimer = setTimeout(() => finish({kind: 'timeout'}), timeoutS * 1_000);
   const watchdogTimer = setInterval(
     () => {
-      if (msSince(lastLifeNs) >= watchdogS * 1_000) finish({kind: 'hung'});
+      if (msSince(server.life.lastNs) >= watchdogS * 1_000) finish({kind: 'hung'});
     },
     Math.min(1_000, Math.max(10, (watchdogS * 1_000) / 10)),
   );
-
-  const baseUrl = `http://127.0.0.1:${spec.port}`;
-  const state: ReadinessState = {};
-  const deadlineNs = monoNs() + BigInt(Math.round(timeoutS * 1e9));
   void pollReadiness({
-    baseUrl,
+    baseUrl: server.baseUrl,
     readiness: spec.readiness,
     model: options.model,
-    deadlineNs,
+    deadlineNs: monoNs() + BigInt(Math.round(timeoutS * 1e9)),
     signal: launchAbort.signal,
-    state,
-    onAnswer: () => (lastLifeNs = monoNs()), // an HTTP answer of any status is a sign of life
+    state: server.state,
+    onAnswer: () => (server.life.lastNs = monoNs()), // an HTTP answer of any status is a sign of life
   }).then((ready) => {
     if (ready) finish({kind: 'ready'});
   });
-
-  const result = await outcome;
-  clearTimeout(deadlineTimer);
-  clearInterval(watchdogTimer);
-  options.signal?.removeEventListener('abort', onAbort);
-
-  if (result.kind === 'ready') {
-    // From here the interrupt hook is a no-op (the outcome is settled): stop() stops it.
-    return {
-      baseUrl,
-      pid,
-      argv: command.argv,
-      pinnedCpus: command.pinnedCpus,
-      readyAtMs: msSince(t0Ns),
-      outputTail: () => tail.map((entry) => entry.line),
-      isRunning: () => exitInfo === undefined,
-      exited,
-      stop: (maxGraceS?: number) => stop(maxGraceS),
-    };
+  try {
+    return await outcome;
+  } finally {
+    clearTimeout(deadlineTimer);
+    clearInterval(watchdogTimer);
+    options.signal?.removeEventListener('abort', onAbort);
   }
+}
 
-  let error: RunError;
+/** The run error of a launch that did not end ready, once the server is gone. */
+async function launchFailure(options: LocalLaunchOptions, result: Exclude<Outcome, {kind: 'ready'}>, server: {tail: TailLine[]; closed: Promise<unknown>; stop(maxGraceS?: number): Promise<unknown>; state: ReadinessState}): Promise<RunError> {
+  const {spec} = options;
+  const {tail} = server;
   if (result.kind === 'exited') {
     // The last lines may still be in the pipes.
-    await Promise.race([Promise.all(outputClosed), sleepMs(OUTPUT_DRAIN_MS)]);
-    await stop(0); // sweep anything it left in its group, then forget it
+    await Promise.race([server.closed, sleepMs(OUTPUT_DRAIN_MS)]);
+    await server.stop(0); // sweep anything it left in its group, then forget it
     const lines = tail.map((entry) => entry.line);
     const diagnosis = diagnoseFailure(lines, result.exit.code, spec);
     const last = diagnosis.evidence ?? lines.findLast((line) => line.trim() !== '');
     const said = last === undefined ? ' without output' : `: ${last.trim()}`;
     if (diagnosis.code === 'E_PORT_IN_USE') {
       const inUse = portInUseError(spec.port);
-      error = runError(inUse.code, `the server could not listen: ${inUse.message}`, inUse.try, 'config', tailDetails(tail));
-    } else {
-      const tryLines =
-        diagnosis.category === 'resource'
-          ? ['free memory (or the GPU) for the server, or use a smaller model, quantisation or context size', 'the server output is in the details']
-          : diagnosis.category === 'config'
-            ? ['fix the setting the server output names (in the details)']
-            : ['read the server output in the details', `run the server by hand to reproduce: ${spec.argv.join(' ')}`];
-      error = runError('E_SERVER_EXITED', `the server ${describeExit(result.exit)} during launch${said}`, tryLines, diagnosis.category, tailDetails(tail));
+      return runError(inUse.code, `the server could not listen: ${inUse.message}`, inUse.try, 'config', tailDetails(tail));
     }
-  } else {
-    await stop();
-    if (result.kind === 'timeout') {
-      const seen = [state.health ?? 'no answer yet', state.probe].filter(Boolean).join('; ');
-      error = runError(
-        'E_SERVER_NOT_READY',
-        `the server was not ready after ${timeoutS} s (${seen})`,
-        ['read the server output in the details', 'a large model may need a longer readiness timeout'],
-        'runtime',
-        tailDetails(tail),
-      );
-    } else if (result.kind === 'hung') {
-      error = runError(
-        'E_SERVER_HUNG',
-        `the server printed nothing and answered nothing for ${watchdogS} s while starting`,
-        [`run the server by hand to see where it stops: ${spec.argv.join(' ')}`, 'raise the watchdog if this server is known to start silently'],
-        'runtime',
-        tailDetails(tail),
-      );
-    } else {
-      error = interruptedError(result.reason);
-      error.details = tailDetails(tail);
-    }
+    const tryLines =
+      diagnosis.category === 'resource'
+        ? ['free memory (or the GPU) for the server, or use a smaller model, quantisation or context size', 'the server output is in the details']
+        : diagnosis.category === 'config'
+          ? ['fix the setting the server output names (in the details)']
+          : ['read the server output in the details', `run the server by hand to reproduce: ${spec.argv.join(' ')}`];
+    return runError('E_SERVER_EXITED', `the server ${describeExit(result.exit)} during launch${said}`, tryLines, diagnosis.category, tailDetails(tail));
   }
-  throw error;
+  await server.stop();
+  if (result.kind === 'timeout') {
+    const timeoutS = options.readinessTimeoutS ?? spec.readiness.timeoutS;
+    const seen = [server.state.health ?? 'no answer yet', server.state.probe].filter(Boolean).join('; ');
+    return runError('E_SERVER_NOT_READY', `the server was not ready after ${timeoutS} s (${seen})`, ['read the server output in the details', 'a large model may need a longer readiness timeout'], 'runtime', tailDetails(tail));
+  }
+  if (result.kind === 'hung') {
+    const watchdogS = options.watchdogS ?? DEFAULT_WATCHDOG_S;
+    return runError(
+      'E_SERVER_HUNG',
+      `the server printed nothing and answered nothing for ${watchdogS} s while starting`,
+      [`run the server by hand to see where it stops: ${spec.argv.join(' ')}`, 'raise the watchdog if this server is known to start silently'],
+      'runtime',
+      tailDetails(tail),
+    );
+  }
+  const error = interruptedError(result.reason);
+  error.details = tailDetails(tail);
+  return error;
+}
+
+/**
+ * Starts the server described by `options.spec` and resolves once it is ready: `GET
+ * healthPath` answers 200 and the probe succeeds (default: `POST /v1/completions` for one
+ * token). Rejects with a run error, after making sure the server is gone:
+ * - `E_PORT_IN_USE` (`config`): the port is taken, before launch or as the server's exit reason;
+ * - `E_SERVER_EXITED`: the server exited during launch; category from its output
+ *   (`spec.errorPatterns`, core's known texts), details = its last output lines;
+ * - `E_SERVER_NOT_READY` (`runtime`): not ready within the readiness timeout;
+ * - `E_SERVER_HUNG` (`runtime`): no output and no HTTP answer for `watchdogS`;
+ * - `E_INTERRUPTED` (`interrupted`): `options.signal` aborted, or {@link stopAllServers}.
+ */
+export async function launchLocalServer(options: LocalLaunchOptions): Promise<RunningServer> {
+  const t0Ns = monoNs();
+  const {spec} = options;
+  if (options.signal?.aborted) throw interruptedError('before the server started');
+  if (spec.argv.length === 0) throw runError('E_SERVER_SPEC', 'the backend gave an empty command line', ['report this to the backend plugin'], 'config');
+
+  await assertPortFree(spec.port);
+  writeSpecFiles(options.workdir, spec.files);
+  mkdirSync(serversDir(options.stateDir), {recursive: true});
+  const command = commandLine(spec.argv, options.cpus, options.onWarning);
+  const stopSpec: StopSpec = {signal: spec.stop?.signal ?? DEFAULT_STOP.signal, graceS: spec.stop?.graceS ?? DEFAULT_STOP.graceS};
+  if (options.signal?.aborted) throw interruptedError('before the server started');
+
+  const child = await spawnServer(options, command);
+  const pid = child.pid;
+  options.onSpawn?.(pid);
+  // Read now: the process exists at least as an unreaped zombie until the event loop turns.
+  const startTime = readProcStat(pid)?.startTime ?? 0;
+  lemStartTime ??= processStartTime(process.pid) ?? 0;
+  const output = collectOutput(child, options.onLine);
+  const pidFile = pidFilePath(options.stateDir, pid);
+  const {exited, stop, isRunning} = lifecycle(child, pid, pidFile, stopSpec);
+
+  let interrupt = () => {};
+  live.set(pid, {pid, pidFile, interrupt: () => interrupt(), stop});
+  try {
+    writePidRecord(options.stateDir, {pid, pgid: pid, startTime, lemPid: process.pid, lemStartTime, argv: command.argv, startedAt: new Date().toISOString()});
+  } catch (error) {
+    signalGroup(pid, 'SIGKILL');
+    await stop(0);
+    throw runError('E_STATE_WRITE', `could not record the server in ${serversDir(options.stateDir)}: ${(error as Error).message}`, ['check that the project folder is writable'], 'runtime', undefined, error);
+  }
+
+  const baseUrl = `http://127.0.0.1:${spec.port}`;
+  const state: ReadinessState = {};
+  const result = await launchOutcome(options, {exited, life: output.life, baseUrl, state, register: (fn) => (interrupt = fn)});
+  if (result.kind !== 'ready') throw await launchFailure(options, result, {tail: output.tail, closed: output.closed, stop, state});
+  // From here the interrupt hook is a no-op (the outcome is settled): stop() stops it.
+  return {
+    baseUrl,
+    pid,
+    argv: command.argv,
+    pinnedCpus: command.pinnedCpus,
+    readyAtMs: msSince(t0Ns),
+    outputTail: () => output.tail.map((entry) => entry.line),
+    isRunning,
+    exited,
+    stop: (maxGraceS?: number) => stop(maxGraceS),
+  };
 }
 
 /**
