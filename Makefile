@@ -26,7 +26,7 @@ test: build ## Build, lint and run every test (needs a prior `make setup`)
 	pnpm run lint
 	pnpm test
 
-lint: ## ESLint (import boundaries included) and the TypeScript compiler
+lint: ## ESLint (import boundaries included), import circles (madge) and the TypeScript compiler
 	pnpm run lint
 
 bench: build ## Benchmarks: CLI cold start, server tokens/s (prints JSON)
