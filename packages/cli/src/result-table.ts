@@ -36,7 +36,7 @@ export function renderResultTable(result: ExperimentResult): string {
       ['idle-adjusted energy', `${n(e.idleAdjustedEnergyJ, 3)} J`],
       ['energy / output token', `${n(e.energyPerOutputTokenJ === null ? null : e.energyPerOutputTokenJ * 1000, 4)} mJ`],
       ['GPU energy / 1k queries', e.gpuEnergyPer1kQueriesWh === null ? `— (${e.nullReasons.gpuEnergyPer1kQueriesWh ?? 'unknown'})` : `${n(e.gpuEnergyPer1kQueriesWh, 4)} Wh (AI Energy Score's unit)`],
-      ['all energy / 1k queries', `${n(e.totalEnergyPer1kQueriesWh, 4)} Wh (GPU, CPU and DRAM)`],
+      ['all energy / 1k queries', `${n(e.totalEnergyPer1kQueriesWh, 4)} Wh (every channel of the total)`],
       ['average power', `${n(e.avgPowerW, 3)} W`],
     );
   } else {
