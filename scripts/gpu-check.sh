@@ -8,7 +8,8 @@
 #      and their ratio (1.000 = agreement).
 # Usage: scripts/gpu-check.sh [results-dir]
 #   env: MODEL (a GGUF; default the tiny model), GPU=0, RATE=20 requests/s, PROMPTS=1300 (the
-#   window is PROMPTS/RATE ≈ 65 s), GPU_LAYERS=max, BASELINE_S=10, NVIDIA_SMI=nvidia-smi
+#   window is PROMPTS/RATE ≈ 65 s), GPU_LAYERS=max, BASELINE_S=10, IDLE_SETTLE_S=2,
+#   NVIDIA_SMI=nvidia-smi
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NVIDIA_SMI=${NVIDIA_SMI:-nvidia-smi}
@@ -20,6 +21,7 @@ RATE=${RATE:-20}
 PROMPTS=${PROMPTS:-1300}
 GPU_LAYERS=${GPU_LAYERS:-max}
 BASELINE_S=${BASELINE_S:-10}
+IDLE_SETTLE_S=${IDLE_SETTLE_S:-2}
 mkdir -p "$OUT"
 MODEL=${MODEL:-$OUT/tiny.gguf}
 [ -f "$MODEL" ] || $LEM llamacpp tiny-model "$MODEL"
@@ -33,7 +35,7 @@ gpus: [$GPU]
 dataset: {kind: synthetic, input_tokens: 64, n_prompts: $PROMPTS}
 workload: {request_rate: $RATE, max_output_tokens: 64}
 warmup: {mode: fixed, requests: 20}
-measure: {baseline_s: $BASELINE_S, meters: [nvml]}
+measure: {baseline_s: $BASELINE_S, idle_settle_s: $IDLE_SETTLE_S, meters: [nvml]}
 llamacpp: {gpu_layers: $GPU_LAYERS, parallel: 8}
 YAML
 

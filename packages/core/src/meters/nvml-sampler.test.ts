@@ -81,10 +81,13 @@ describe.sequential('nvml in the sampler', () => {
 
   it('a GPU lost mid-run: the reads fail with E_GPU_LOST and the phase energy is null', async () => {
     const t0Ns = monoNs();
-    fake.use({originNs: t0Ns, devices: [{uuid: 'GPU-x', powerW: 100, lostAtS: 0.3}]});
+    // Lost 1 s after the origin: a worker that starts slowly on a loaded machine (a few hundred ms)
+    // still creates its meter and takes the first boundary before.
+    const lostAtS = 1;
+    fake.use({originNs: t0Ns, devices: [{uuid: 'GPU-x', powerW: 100, lostAtS}]});
     sampler = await startSampler({meters: [{kind: 'nvml', libraryPath: fake.libraryPath, uuids: ['GPU-x']}], intervalMs: 50, t0Ns: t0Ns.toString()});
     const start = await sampler.boundary('a');
-    await sleep(450);
+    await sleep(Math.max(0, lostAtS * 1000 - Number(monoNs() - t0Ns) / 1e6) + 150);
     const end = await sampler.boundary('b');
     const result = await sampler.stop();
     expect(start.reads[0]!.energyJ).toEqual(expect.any(Number));

@@ -10,11 +10,14 @@ import {phaseEnergy} from './energy.js';
 import {
   clockEventReasonNames,
   createNvmlMeter,
+  LOCKED_CLOCKS_REASON,
   NVML_COUNTER_SOURCE,
-  NVML_POWER_SOURCE,
+  NvmlArchitecture,
   probeNvml,
   resolveGpus,
   THROTTLE_REASON_MASK,
+  type NvmlClocks,
+  type NvmlDeviceInfo,
   type NvmlProbe,
 } from './nvml.js';
 import type {Meter} from './types.js';
@@ -32,6 +35,19 @@ const codeOf = (fn: () => unknown): string | undefined => {
   }
   return undefined;
 };
+
+/** The fake's default clocks (H100-like figures), as probeNvml reports them. */
+const H100_CLOCKS: NvmlClocks = {
+  maxSmMhz: 1980,
+  maxMemoryMhz: 2619,
+  applicationsSmMhz: 1755,
+  applicationsMemoryMhz: 2619,
+  defaultApplicationsSmMhz: 1755,
+  defaultApplicationsMemoryMhz: 2619,
+  lockedSmMhz: null,
+  lockedMemoryMhz: null,
+};
+const LOCKED_NULL = {'clocks.lockedSmMhz': LOCKED_CLOCKS_REASON, 'clocks.lockedMemoryMhz': LOCKED_CLOCKS_REASON};
 
 describe.sequential('nvml', () => {
   let fake: FakeNvml;
@@ -65,16 +81,100 @@ describe.sequential('nvml', () => {
         ],
       });
       const probe = probeNvml({libraryPath: fake.libraryPath});
+      const hopper = {architecture: 'hopper', clocks: H100_CLOCKS};
       expect(probe).toEqual({
         available: true,
         driverVersion: '565.57.01',
         devices: [
-          {index: 0, uuid: 'GPU-11111111-aaaa', name: 'NVIDIA H200', energyCounter: true, powerLimitW: 700, persistenceMode: true},
-          {index: 1, uuid: 'GPU-22222222-bbbb', name: 'Tesla P100-PCIE-16GB', energyCounter: false, powerLimitW: 250, persistenceMode: false},
-          {index: 2, uuid: 'GPU-33333333-cccc', name: 'Fake GPU 2', energyCounter: true, powerLimitW: null, persistenceMode: true},
+          {index: 0, uuid: 'GPU-11111111-aaaa', name: 'NVIDIA H200', energyCounter: true, powerLimitW: 700, persistenceMode: true, ...hopper, nullReasons: LOCKED_NULL},
+          {index: 1, uuid: 'GPU-22222222-bbbb', name: 'Tesla P100-PCIE-16GB', energyCounter: false, powerLimitW: 250, persistenceMode: false, ...hopper, nullReasons: LOCKED_NULL},
+          {
+            index: 2,
+            uuid: 'GPU-33333333-cccc',
+            name: 'Fake GPU 2',
+            energyCounter: true,
+            powerLimitW: null,
+            persistenceMode: true,
+            ...hopper,
+            nullReasons: {powerLimitW: 'nvmlDeviceGetPowerManagementLimit: Not Supported (NVML_ERROR_NOT_SUPPORTED)', ...LOCKED_NULL},
+          },
         ],
         warnings: [],
       });
+    });
+
+    it('records the architecture and the max, application and default application clocks; each one NVML does not give is null with why', () => {
+      fake.use({
+        devices: [
+          {
+            uuid: 'GPU-a100',
+            architecture: NvmlArchitecture.AMPERE,
+            clocks: {max: {sm: 1410, mem: 1593}, app: {sm: 1275, mem: 1593}, default_app: {sm: 1095, mem: 1593}},
+          },
+          {
+            uuid: 'GPU-partial',
+            architecture: NvmlArchitecture.UNKNOWN,
+            clocks: {max: {mem: 'unsupported'}, app: {sm: 'unsupported', mem: 'unsupported'}},
+            fails: [
+              {fn: 'nvmlDeviceGetDefaultApplicationsClock', code: 999},
+              {fn: 'nvmlDeviceGetPersistenceMode', code: 3},
+            ],
+          },
+          // Off the bus by the time its clocks are asked for: those figures null, the probe still answers.
+          {uuid: 'GPU-lost', fails: ['nvmlDeviceGetMaxClockInfo', 'nvmlDeviceGetApplicationsClock', 'nvmlDeviceGetDefaultApplicationsClock', 'nvmlDeviceGetArchitecture'].map((fn) => ({fn, code: 15}))},
+        ],
+      });
+      const probe = probeNvml({libraryPath: fake.libraryPath});
+      expect(probe.available).toBe(true);
+      const [a100, partial, lost] = (probe as {devices: NvmlDeviceInfo[]}).devices;
+      expect(a100).toMatchObject({
+        architecture: 'ampere',
+        clocks: {maxSmMhz: 1410, maxMemoryMhz: 1593, applicationsSmMhz: 1275, applicationsMemoryMhz: 1593, defaultApplicationsSmMhz: 1095, defaultApplicationsMemoryMhz: 1593, lockedSmMhz: null, lockedMemoryMhz: null},
+        nullReasons: LOCKED_NULL,
+      });
+      const notSupported = 'Not Supported (NVML_ERROR_NOT_SUPPORTED)';
+      expect(partial).toMatchObject({
+        architecture: 'unknown',
+        persistenceMode: null,
+        clocks: {maxSmMhz: 1980, maxMemoryMhz: null, applicationsSmMhz: null, applicationsMemoryMhz: null, defaultApplicationsSmMhz: null, defaultApplicationsMemoryMhz: null},
+      });
+      expect(partial!.nullReasons).toEqual({
+        persistenceMode: `nvmlDeviceGetPersistenceMode: ${notSupported}`,
+        'clocks.maxMemoryMhz': `nvmlDeviceGetMaxClockInfo: ${notSupported}`,
+        'clocks.applicationsSmMhz': `nvmlDeviceGetApplicationsClock: ${notSupported}`,
+        'clocks.applicationsMemoryMhz': `nvmlDeviceGetApplicationsClock: ${notSupported}`,
+        'clocks.defaultApplicationsSmMhz': 'nvmlDeviceGetDefaultApplicationsClock: Unknown Error (NVML_ERROR_UNKNOWN)',
+        'clocks.defaultApplicationsMemoryMhz': 'nvmlDeviceGetDefaultApplicationsClock: Unknown Error (NVML_ERROR_UNKNOWN)',
+        ...LOCKED_NULL,
+      });
+      expect(lost).toMatchObject({architecture: null, clocks: Object.fromEntries(Object.keys(H100_CLOCKS).map((k) => [k, null]))});
+      expect(lost!.nullReasons).toMatchObject({architecture: 'nvmlDeviceGetArchitecture: GPU is lost (NVML_ERROR_GPU_IS_LOST)', 'clocks.maxSmMhz': 'nvmlDeviceGetMaxClockInfo: GPU is lost (NVML_ERROR_GPU_IS_LOST)'});
+      // Plain data for provenance: it survives JSON unchanged.
+      expect(JSON.parse(JSON.stringify(probe))).toEqual(probe);
+    });
+
+    it('a driver without the architecture and application-clock entry points: those figures are null with why, the rest is read', () => {
+      const older = compileFakeNvml({omit: ['architecture', 'applicationsClocks']});
+      try {
+        older.use({devices: [{uuid: 'GPU-old-driver', noEnergyCounter: true, powerW: 80}]});
+        const probe = probeNvml({libraryPath: older.libraryPath});
+        expect(probe.available).toBe(true);
+        const [device] = (probe as {devices: NvmlDeviceInfo[]}).devices;
+        expect(device).toMatchObject({architecture: null, clocks: {maxSmMhz: 1980, maxMemoryMhz: 2619, applicationsSmMhz: null, defaultApplicationsMemoryMhz: null}});
+        expect(device!.nullReasons).toMatchObject({
+          architecture: "this driver's NVML has no nvmlDeviceGetArchitecture",
+          'clocks.applicationsSmMhz': "this driver's NVML has no nvmlDeviceGetApplicationsClock",
+          'clocks.defaultApplicationsMemoryMhz': "this driver's NVML has no nvmlDeviceGetDefaultApplicationsClock",
+        });
+        // The meter works without them; its power-only channel takes the conservative period.
+        const meter = open(createNvmlMeter({libraryPath: older.libraryPath, uuids: ['GPU-old-driver']}));
+        expect(meter.channels[0]).toMatchObject({kind: 'power', updatePeriodMs: 1000, source: expect.stringContaining("architecture unknown (this driver's NVML has no nvmlDeviceGetArchitecture)")});
+        expect(meter.read(monoNs())[0]!.powerW).toBe(80);
+        meter.close?.();
+        expect(older.refCount()).toBe(0);
+      } finally {
+        older.cleanup();
+      }
     });
 
     it('is unavailable, with the reason, without a driver; never throws', () => {
@@ -107,13 +207,14 @@ describe.sequential('nvml', () => {
   });
 
   describe('resolveGpus', () => {
+    const h100 = {name: 'NVIDIA H100 80GB HBM3', energyCounter: true, powerLimitW: 700, persistenceMode: true, architecture: 'hopper', clocks: H100_CLOCKS, nullReasons: LOCKED_NULL};
     const probe: NvmlProbe = {
       available: true,
       driverVersion: '550.54.15',
       warnings: [],
       devices: [
-        {index: 0, uuid: 'GPU-aaaa', name: 'NVIDIA H100 80GB HBM3', energyCounter: true, powerLimitW: 700, persistenceMode: true},
-        {index: 1, uuid: 'GPU-bbbb', name: 'NVIDIA H100 80GB HBM3', energyCounter: true, powerLimitW: 700, persistenceMode: true},
+        {index: 0, uuid: 'GPU-aaaa', ...h100},
+        {index: 1, uuid: 'GPU-bbbb', ...h100},
       ],
     };
 
@@ -157,7 +258,7 @@ describe.sequential('nvml', () => {
       const meter = open(createMeter({kind: 'nvml', libraryPath: fake.libraryPath, uuids: ['GPU-p', 'GPU-c']}));
       expect(isAttributing(meter)).toBe(true);
       expect(meter.channels).toEqual([
-        {meter: 'nvml', channel: 'GPU-p', kind: 'power', estimated: false, scope: 'device', source: NVML_POWER_SOURCE, updatePeriodMs: 100},
+        {meter: 'nvml', channel: 'GPU-p', kind: 'power', estimated: false, scope: 'device', source: 'NVML power (mW), a 1 s average on Ampere and newer (this GPU: hopper)', updatePeriodMs: 1000},
         {meter: 'nvml', channel: 'GPU-c', kind: 'counter', estimated: false, scope: 'device', source: NVML_COUNTER_SOURCE, updatePeriodMs: 100},
       ]);
       const reads = meter.read(monoNs());
@@ -343,19 +444,60 @@ describe.sequential('nvml', () => {
       expect(() => meter.read(monoNs())).toThrow(/after close/);
     });
 
-    it('costs a few µs per GPU per read', () => {
-      proc = makeProcTree();
-      proc.set(100, {ppid: 1, pgid: 100});
-      fake.use({devices: [{uuid: 'GPU-a', powerW: 300, pids: [{pid: 100, usedBytes: 1}]}]});
-      const meter = open(createNvmlMeter({libraryPath: fake.libraryPath, uuids: ['GPU-a'], pgid: 100, procRoot: proc.root}));
-      const t0Ns = monoNs();
-      for (let i = 0; i < 200; i++) meter.read(t0Ns);
-      const n = 2000;
-      const startNs = monoNs();
-      for (let i = 0; i < n; i++) meter.read(t0Ns);
-      const usPerRead = Number(monoNs() - startNs) / n / 1000;
-      // Generous bound (a loaded CI machine): well under the 100 ms tick either way.
-      expect(usPerRead).toBeLessThan(500);
+    it('a power-only channel\'s update period follows the architecture: 1 s on Ampere and newer and when unknown, 100 ms before; counters keep 100 ms', () => {
+      const {AMPERE, BLACKWELL, PASCAL, TURING, UNKNOWN, VOLTA} = NvmlArchitecture;
+      fake.use({
+        devices: [
+          {uuid: 'GPU-ampere', noEnergyCounter: true, architecture: AMPERE},
+          {uuid: 'GPU-blackwell', noEnergyCounter: true, architecture: BLACKWELL},
+          {uuid: 'GPU-pascal', noEnergyCounter: true, architecture: PASCAL},
+          {uuid: 'GPU-turing', noEnergyCounter: true, architecture: TURING},
+          {uuid: 'GPU-newer', noEnergyCounter: true, architecture: UNKNOWN},
+          {uuid: 'GPU-unsaid', noEnergyCounter: true, fails: [{fn: 'nvmlDeviceGetArchitecture', code: 3}]},
+          {uuid: 'GPU-counter-volta', architecture: VOLTA},
+          {uuid: 'GPU-counter-ampere', architecture: AMPERE},
+        ],
+      });
+      const uuids = ['GPU-ampere', 'GPU-blackwell', 'GPU-pascal', 'GPU-turing', 'GPU-newer', 'GPU-unsaid', 'GPU-counter-volta', 'GPU-counter-ampere'];
+      const meter = open(createNvmlMeter({libraryPath: fake.libraryPath, uuids}));
+      expect(meter.channels.map((c) => [c.channel, c.kind, c.updatePeriodMs, c.source])).toEqual([
+        ['GPU-ampere', 'power', 1000, 'NVML power (mW), a 1 s average on Ampere and newer (this GPU: ampere)'],
+        ['GPU-blackwell', 'power', 1000, 'NVML power (mW), a 1 s average on Ampere and newer (this GPU: blackwell)'],
+        ['GPU-pascal', 'power', 100, 'NVML power (mW), before Ampere: updated about every 100 ms (this GPU: pascal)'],
+        ['GPU-turing', 'power', 100, 'NVML power (mW), before Ampere: updated about every 100 ms (this GPU: turing)'],
+        ['GPU-newer', 'power', 1000, 'NVML power (mW); architecture unknown (NVML_DEVICE_ARCH_UNKNOWN, presumably newer): taken as a 1 s average, as on Ampere and newer'],
+        ['GPU-unsaid', 'power', 1000, 'NVML power (mW); architecture unknown (nvmlDeviceGetArchitecture: Not Supported (NVML_ERROR_NOT_SUPPORTED)): taken as a 1 s average, as on Ampere and newer'],
+        ['GPU-counter-volta', 'counter', 100, NVML_COUNTER_SOURCE],
+        ['GPU-counter-ampere', 'counter', 100, NVML_COUNTER_SOURCE],
+      ]);
+    });
+
+    it('a power-only edge is uncertain by its update period: (read time + 1 s) × power on Ampere, (read time + 100 ms) × power on Pascal', () => {
+      fake.use({
+        devices: [
+          {uuid: 'GPU-ampere', noEnergyCounter: true, powerW: 200, architecture: NvmlArchitecture.AMPERE},
+          {uuid: 'GPU-pascal', noEnergyCounter: true, powerW: 200, architecture: NvmlArchitecture.PASCAL},
+        ],
+      });
+      const meter = open(createNvmlMeter({libraryPath: fake.libraryPath, uuids: ['GPU-ampere', 'GPU-pascal']}));
+      const originNs = monoNs();
+      const start = boundary('a', meter.read(originNs));
+      const samples: TimelineSample[] = [];
+      for (let i = 0; i < 3; i++) {
+        const read = meter.read(originNs);
+        for (const r of read) samples.push({scheduledMs: r.readStartMs, read: r});
+      }
+      const end = boundary('b', meter.read(originNs));
+      const e = phaseEnergy(start, end, meter.channels, samples);
+      const readS = (b: Boundary, channel: string) => {
+        const r = b.reads.find((x) => x.channel === channel)!;
+        return (r.readEndMs - r.readStartMs) / 1000;
+      };
+      for (const [channel, periodS] of [['GPU-ampere', 1], ['GPU-pascal', 0.1]] as const) {
+        const c = e.channels.find((x) => x.channel === channel)!;
+        expect(c.method).toBe('integrated');
+        expect(c.uncertaintyJ).toBeCloseTo((readS(start, channel) + periodS) * 200 + (readS(end, channel) + periodS) * 200, 6);
+      }
     });
   });
 });

@@ -4,8 +4,14 @@
  * Energy: `nvmlDeviceGetTotalEnergyConsumption`, millijoules since the driver loaded (Volta and
  * newer), updated about every 100 ms. Where a device does not support it the channel is
  * power-only (`nvmlDeviceGetPowerUsage`, a 1 s average on Ampere and newer) and its energy is
- * integrated from the timeline. A counter that goes backwards between reads is a reset (driver
- * reload, GPU reset): reads keep the raw value, and phase energy marks the window invalid.
+ * integrated from the timeline; the architecture (`nvmlDeviceGetArchitecture`) decides the
+ * update period that goes into each edge's uncertainty. A counter that goes backwards between
+ * reads is a reset (driver reload, GPU reset): reads keep the raw value, and phase energy marks
+ * the window invalid.
+ *
+ * The probe also records each device's architecture and clocks (max, application, default
+ * application; locked clocks have no getter in NVML), each null with the reason where NVML does
+ * not give it.
  *
  * Every read also records temperature, SM clock, memory used, the clock-event (throttle) reasons
  * and the compute processes on the device, with how many are outside the server's process group
@@ -37,8 +43,52 @@ export const NVML_LIBRARY = 'libnvidia-ml.so.1';
 /** How often the total-energy counter moves, ms (about every 100 ms on current GPUs). */
 export const NVML_UPDATE_PERIOD_MS = 100;
 
+/**
+ * `nvmlDeviceGetPowerUsage` on Ampere and newer is the average of the last second, so a power-only
+ * edge is only known to within a second of power. Taken for GA100 too (whose power is not such an
+ * average) and for any device whose architecture NVML does not give: the larger figure is the safe one.
+ */
+export const NVML_POWER_AVERAGE_MS = 1000;
+
 export const NVML_COUNTER_SOURCE = 'NVML total energy counter (mJ)';
-export const NVML_POWER_SOURCE = 'NVML power (mW, 1 s average on Ampere and newer)';
+
+/** `NVML_DEVICE_ARCH_*` (nvml.h); `NVML_DEVICE_ARCH_UNKNOWN` is "anything else, presumably something newer". */
+export const NvmlArchitecture = {
+  KEPLER: 2,
+  MAXWELL: 3,
+  PASCAL: 4,
+  VOLTA: 5,
+  TURING: 6,
+  AMPERE: 7,
+  ADA: 8,
+  HOPPER: 9,
+  BLACKWELL: 10,
+  RUBIN: 13,
+  UNKNOWN: 0xffffffff,
+} as const;
+
+const ARCHITECTURE_NAMES = new Map<number, string>(Object.entries(NvmlArchitecture).map(([name, id]) => [id, name.toLowerCase()]));
+
+/** NVML's name for an architecture id, lower case (`ampere`); an id this code does not know is `arch <id>`. */
+export function architectureName(id: number): string {
+  return ARCHITECTURE_NAMES.get(id) ?? `arch ${id}`;
+}
+
+/**
+ * Update period and source text of a power-only channel: 1 s (the average's length) on Ampere and
+ * newer and where the architecture is unknown; before Ampere power is not known to be averaged,
+ * and it takes the counter's 100 ms.
+ */
+export function powerChannelTiming(architecture: {id: number | null; reason?: string}): {updatePeriodMs: number; source: string} {
+  const {id} = architecture;
+  if (id === null || id === NvmlArchitecture.UNKNOWN) {
+    const why = id === null ? (architecture.reason ?? 'NVML did not say') : 'NVML_DEVICE_ARCH_UNKNOWN, presumably newer';
+    return {updatePeriodMs: NVML_POWER_AVERAGE_MS, source: `NVML power (mW); architecture unknown (${why}): taken as a 1 s average, as on Ampere and newer`};
+  }
+  // Ids grow with each architecture.
+  if (id >= NvmlArchitecture.AMPERE) return {updatePeriodMs: NVML_POWER_AVERAGE_MS, source: `NVML power (mW), a 1 s average on Ampere and newer (this GPU: ${architectureName(id)})`};
+  return {updatePeriodMs: NVML_UPDATE_PERIOD_MS, source: `NVML power (mW), before Ampere: updated about every 100 ms (this GPU: ${architectureName(id)})`};
+}
 
 /** `nvmlReturn_t`. */
 export const NvmlReturn = {
@@ -111,13 +161,18 @@ export function clockEventReasonNames(mask: number): string[] {
 }
 
 const NVML_TEMPERATURE_GPU = 0;
+/** `nvmlClockType_t`. */
 const NVML_CLOCK_SM = 1;
+const NVML_CLOCK_MEM = 2;
 const NVML_DEVICE_UUID_V2_BUFFER_SIZE = 96;
 const NVML_DEVICE_NAME_V2_BUFFER_SIZE = 96;
 const NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE = 80;
 
 /** A device handle: `nvmlDevice_t`, a pointer (a bigint under koffi 3). */
 type Handle = unknown;
+
+/** `nvmlReturn_t f(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clockMHz)`. */
+type ClockGetter = (device: Handle, type: number, mhz: Uint32Array) => number;
 
 /** The bound NVML functions. Outputs go through typed arrays and buffers (no per-call allocation). */
 interface NvmlLib {
@@ -142,6 +197,13 @@ interface NvmlLib {
   computeProcesses: ((device: Handle, count: Uint32Array, infos: Buffer | null) => number) | null;
   powerLimit(device: Handle, limitMw: Uint32Array): number;
   persistenceMode(device: Handle, mode: Int32Array): number;
+  /** Probe-only getters, each null where the library lacks it: a missing one costs its figure, never the meter. */
+  maxClock: ClockGetter | null;
+  /** Deprecated in NVML 13.0 and to be removed, with the default below. */
+  applicationsClock: ClockGetter | null;
+  defaultApplicationsClock: ClockGetter | null;
+  /** Absent from older drivers' NVML. */
+  architecture: ((device: Handle, arch: Uint32Array) => number) | null;
   /** Layout of `nvmlMemory_t` and `nvmlProcessInfo_t`, from koffi's own struct layout. */
   memoryUsedOffset: number;
   memorySize: number;
@@ -234,6 +296,14 @@ function loadNvml(path: string): NvmlLib {
     powerLimit: fn('nvmlDeviceGetPowerManagementLimit', ret, [device, 'unsigned int *']),
     // nvmlReturn_t nvmlDeviceGetPersistenceMode(nvmlDevice_t device, nvmlEnableState_t *mode)
     persistenceMode: fn('nvmlDeviceGetPersistenceMode', ret, [device, 'int *']),
+    // nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, nvmlClockType_t type, unsigned int *clock)
+    maxClock: optional('nvmlDeviceGetMaxClockInfo', ret, [device, 'int', 'unsigned int *']),
+    // nvmlReturn_t nvmlDeviceGetApplicationsClock(nvmlDevice_t device, nvmlClockType_t clockType, unsigned int *clockMHz)
+    applicationsClock: optional('nvmlDeviceGetApplicationsClock', ret, [device, 'int', 'unsigned int *']),
+    // nvmlReturn_t nvmlDeviceGetDefaultApplicationsClock(nvmlDevice_t device, nvmlClockType_t clockType, unsigned int *clockMHz)
+    defaultApplicationsClock: optional('nvmlDeviceGetDefaultApplicationsClock', ret, [device, 'int', 'unsigned int *']),
+    // nvmlReturn_t nvmlDeviceGetArchitecture(nvmlDevice_t device, nvmlDeviceArchitecture_t *arch), an unsigned int
+    architecture: optional('nvmlDeviceGetArchitecture', ret, [device, 'unsigned int *']),
     memoryUsedOffset: koffi.offsetof(memory, 'used'),
     memorySize: koffi.sizeof(memory),
     processInfoSize: koffi.sizeof(processInfo),
@@ -271,6 +341,26 @@ function readString(get: (buffer: Buffer, length: number) => number, size: numbe
   return {rc, value: rc === NvmlReturn.SUCCESS ? cString(buffer) : ''};
 }
 
+/** What NVML answers in place of locked clocks: it has setters and resets for them but no getter. */
+export const LOCKED_CLOCKS_REASON =
+  'NVML has no getter for locked clocks: nvmlDeviceSetGpuLockedClocks and nvmlDeviceSetMemoryLockedClocks (nvidia-smi -lgc / -lmc) have only Reset counterparts';
+
+/** A device's clocks at probe time, MHz; each null when NVML does not give it (`nullReasons` says why). */
+export interface NvmlClocks {
+  /** The highest SM and memory clocks the device can run at (`nvmlDeviceGetMaxClockInfo`). */
+  maxSmMhz: number | null;
+  maxMemoryMhz: number | null;
+  /** The application clocks: what compute runs at when nothing lowers them (`nvmlDeviceGetApplicationsClock`). */
+  applicationsSmMhz: number | null;
+  applicationsMemoryMhz: number | null;
+  /** The application clocks the device resets to (`nvmlDeviceGetDefaultApplicationsClock`): others than these were set by someone. */
+  defaultApplicationsSmMhz: number | null;
+  defaultApplicationsMemoryMhz: number | null;
+  /** Locked clocks: not readable through NVML (see {@link LOCKED_CLOCKS_REASON}), so null today. */
+  lockedSmMhz: number | null;
+  lockedMemoryMhz: number | null;
+}
+
 export interface NvmlDeviceInfo {
   /** NVML's index (nvidia-smi's order: PCI bus order, which is not CUDA's default order). */
   index: number;
@@ -282,6 +372,50 @@ export interface NvmlDeviceInfo {
   powerLimitW: number | null;
   /** Persistence mode on; null when the device does not say. */
   persistenceMode: boolean | null;
+  /** NVML's architecture name, lower case (`ampere`, `hopper`, `unknown` — NVML's own word for newer parts); null when NVML does not say. */
+  architecture: string | null;
+  clocks: NvmlClocks;
+  /** Why each null field is null, by its path (`powerLimitW`, `clocks.lockedSmMhz`, …). */
+  nullReasons: Record<string, string>;
+}
+
+/** An `unsigned int` from an optional NVML getter, or null and why: never throws. */
+function readUint(api: NvmlLib, fnName: string, call: ((out: Uint32Array) => number) | null): {value: number} | {value: null; reason: string} {
+  if (!call) return {value: null, reason: `this driver's NVML has no ${fnName}`};
+  const out = new Uint32Array(1);
+  try {
+    const rc = call(out);
+    return rc === NvmlReturn.SUCCESS ? {value: out[0] as number} : {value: null, reason: `${fnName}: ${describe(api, rc)}`};
+  } catch (error) {
+    return {value: null, reason: `${fnName}: ${error instanceof Error ? error.message : String(error)}`};
+  }
+}
+
+/** The device's architecture id, or null and why. */
+function readArchitecture(api: NvmlLib, handle: Handle): {id: number | null; reason?: string} {
+  const architecture = api.architecture;
+  const read = readUint(api, 'nvmlDeviceGetArchitecture', architecture && ((out) => architecture(handle, out)));
+  return read.value === null ? {id: null, reason: read.reason} : {id: read.value};
+}
+
+function readClocks(api: NvmlLib, handle: Handle, nullReasons: Record<string, string>): NvmlClocks {
+  const get = (field: keyof NvmlClocks, fnName: string, getter: ClockGetter | null, type: number): number | null => {
+    const read = readUint(api, fnName, getter && ((out) => getter(handle, type, out)));
+    if (read.value === null) nullReasons[`clocks.${field}`] = read.reason;
+    return read.value;
+  };
+  nullReasons['clocks.lockedSmMhz'] = LOCKED_CLOCKS_REASON;
+  nullReasons['clocks.lockedMemoryMhz'] = LOCKED_CLOCKS_REASON;
+  return {
+    maxSmMhz: get('maxSmMhz', 'nvmlDeviceGetMaxClockInfo', api.maxClock, NVML_CLOCK_SM),
+    maxMemoryMhz: get('maxMemoryMhz', 'nvmlDeviceGetMaxClockInfo', api.maxClock, NVML_CLOCK_MEM),
+    applicationsSmMhz: get('applicationsSmMhz', 'nvmlDeviceGetApplicationsClock', api.applicationsClock, NVML_CLOCK_SM),
+    applicationsMemoryMhz: get('applicationsMemoryMhz', 'nvmlDeviceGetApplicationsClock', api.applicationsClock, NVML_CLOCK_MEM),
+    defaultApplicationsSmMhz: get('defaultApplicationsSmMhz', 'nvmlDeviceGetDefaultApplicationsClock', api.defaultApplicationsClock, NVML_CLOCK_SM),
+    defaultApplicationsMemoryMhz: get('defaultApplicationsMemoryMhz', 'nvmlDeviceGetDefaultApplicationsClock', api.defaultApplicationsClock, NVML_CLOCK_MEM),
+    lockedSmMhz: null,
+    lockedMemoryMhz: null,
+  };
 }
 
 export type NvmlProbe =
@@ -341,17 +475,25 @@ export function probeNvml(options: NvmlOptions = {}): NvmlProbe {
       if (energy !== NvmlReturn.SUCCESS && energy !== NvmlReturn.ERROR_NOT_SUPPORTED) {
         warnings.push(`GPU ${index} (${uuid.value}): nvmlDeviceGetTotalEnergyConsumption: ${describe(api, energy)}`);
       }
-      const limit = new Uint32Array(1);
-      const rcLimit = api.powerLimit(handle, limit);
+      const nullReasons: Record<string, string> = {};
+      const limit = readUint(api, 'nvmlDeviceGetPowerManagementLimit', (out) => api.powerLimit(handle, out));
+      if (limit.value === null) nullReasons.powerLimitW = limit.reason;
       const mode = new Int32Array(1);
       const rcMode = api.persistenceMode(handle, mode);
+      if (rcMode !== NvmlReturn.SUCCESS) nullReasons.persistenceMode = `nvmlDeviceGetPersistenceMode: ${describe(api, rcMode)}`;
+      const architecture = readArchitecture(api, handle);
+      if (architecture.id === null) nullReasons.architecture = architecture.reason ?? 'NVML did not say';
+      const clocks = readClocks(api, handle, nullReasons);
       devices.push({
         index,
         uuid: uuid.value,
         name: name.rc === NvmlReturn.SUCCESS ? name.value : '',
         energyCounter: energy === NvmlReturn.SUCCESS,
-        powerLimitW: rcLimit === NvmlReturn.SUCCESS ? (limit[0] as number) / 1000 : null,
+        powerLimitW: limit.value === null ? null : limit.value / 1000,
         persistenceMode: rcMode === NvmlReturn.SUCCESS ? mode[0] === 1 : null,
+        architecture: architecture.id === null ? null : architectureName(architecture.id),
+        clocks,
+        nullReasons,
       });
     }
     if (devices.length === 0) {
@@ -409,6 +551,8 @@ interface Gpu {
   uuid: string;
   handle: Handle;
   counter: boolean;
+  /** Only a power-only channel's period depends on it. */
+  architecture: {id: number | null; reason?: string};
   /** Extras the device answered something other than NOT_SUPPORTED for, at creation. */
   extras: Set<Extra>;
 }
@@ -487,7 +631,7 @@ export function createNvmlMeter(options: NvmlMeterOptions): Meter & {setPgid(pgi
         count[0] = 0;
         supported('processes', api.computeProcesses(handle, count, null));
       }
-      gpus.push({uuid, handle, counter: energy === NvmlReturn.SUCCESS, extras});
+      gpus.push({uuid, handle, counter: energy === NvmlReturn.SUCCESS, architecture: readArchitecture(api, handle), extras});
     }
   } catch (error) {
     shutdown();
@@ -499,9 +643,8 @@ export function createNvmlMeter(options: NvmlMeterOptions): Meter & {setPgid(pgi
     channel: g.uuid,
     kind: g.counter ? 'counter' : 'power',
     estimated: false,
-    source: g.counter ? NVML_COUNTER_SOURCE : NVML_POWER_SOURCE,
     scope: 'device',
-    updatePeriodMs: NVML_UPDATE_PERIOD_MS,
+    ...(g.counter ? {source: NVML_COUNTER_SOURCE, updatePeriodMs: NVML_UPDATE_PERIOD_MS} : powerChannelTiming(g.architecture)),
   }));
 
   /** Process group of a pid, null when it cannot be read (gone, or another pid namespace). */

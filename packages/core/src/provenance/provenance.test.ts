@@ -6,6 +6,8 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import type {EnvironmentInfo} from '../experiment/environment.js';
+import {LOCKED_CLOCKS_REASON, probeNvml, type NvmlDeviceInfo} from '../meters/nvml.js';
+import {compileFakeNvml} from '../meters/__fixtures__/fake-nvml.js';
 import {collectProvenance, hashModel, MODEL_HASH_CACHE_FILE, pickVersion, probeEngineVersion, redactArgv, type ModelHash} from './provenance.js';
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -267,6 +269,51 @@ describe('collectProvenance', () => {
     });
     // Plain data: it survives JSON unchanged.
     expect(JSON.parse(JSON.stringify(provenance))).toEqual(provenance);
+  });
+
+  it('a GPU as NVML probed it keeps its clocks, each null one with why, and later changes to the probe do not reach it', () => {
+    const fake = compileFakeNvml();
+    try {
+      fake.use({
+        driver: '550.54.15',
+        devices: [{uuid: 'GPU-8f6a', name: 'NVIDIA A100-SXM4-80GB', architecture: 7, clocks: {max: {sm: 1410, mem: 1593}, app: {sm: 1275, mem: 'unsupported'}, default_app: {sm: 1095, mem: 1593}}}],
+      });
+      const probe = probeNvml({libraryPath: fake.libraryPath});
+      if (!probe.available) throw new Error(probe.reason);
+      const device: NvmlDeviceInfo = probe.devices[0]!;
+      const provenance = collectProvenance({lemVersion: '0.1.0', plugins: [], gpus: [{...device, driverVersion: probe.driverVersion}], environment});
+      const expected = {
+        index: 0,
+        uuid: 'GPU-8f6a',
+        name: 'NVIDIA A100-SXM4-80GB',
+        energyCounter: true,
+        powerLimitW: 700,
+        persistenceMode: true,
+        architecture: 'ampere',
+        clocks: {
+          maxSmMhz: 1410,
+          maxMemoryMhz: 1593,
+          applicationsSmMhz: 1275,
+          applicationsMemoryMhz: null,
+          defaultApplicationsSmMhz: 1095,
+          defaultApplicationsMemoryMhz: 1593,
+          lockedSmMhz: null,
+          lockedMemoryMhz: null,
+        },
+        nullReasons: {
+          'clocks.applicationsMemoryMhz': 'nvmlDeviceGetApplicationsClock: Not Supported (NVML_ERROR_NOT_SUPPORTED)',
+          'clocks.lockedSmMhz': LOCKED_CLOCKS_REASON,
+          'clocks.lockedMemoryMhz': LOCKED_CLOCKS_REASON,
+        },
+        driverVersion: '550.54.15',
+      };
+      expect(provenance.gpus).toEqual([expected]);
+      device.clocks.maxSmMhz = 0;
+      device.nullReasons.extra = 'changed';
+      expect(provenance.gpus).toEqual([expected]);
+    } finally {
+      fake.cleanup();
+    }
   });
 
   it('absent parts are null or empty; the host comes from environmentInfo by default; redact applies to argv and the raw answer', () => {

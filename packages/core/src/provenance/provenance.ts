@@ -371,8 +371,10 @@ export interface ProvenanceInput {
   /** From {@link hashModel}. */
   model?: ModelHash | null;
   /**
-   * One record per measured GPU from the NVML probe (name, UUID, driver, power limit, persistence
-   * mode, clocks, …), kept as given.
+   * One record per measured GPU: the NVML probe's device (`NvmlDeviceInfo`: name, UUID, power
+   * limit, persistence mode, architecture, max / application / default application / locked clocks,
+   * and why each null one is null) with the driver version. Kept as given, copied deeply: a later
+   * change to the probe's objects does not reach the record.
    */
   gpus?: Array<Record<string, unknown>>;
   /** The container the server ran in, when it ran in one. */
@@ -419,7 +421,7 @@ export function collectProvenance(input: ProvenanceInput): Provenance {
     server: input.serverArgv ? {argv: redactArgv(input.serverArgv).map(redact)} : null,
     model: input.model ?? null,
     host: {cpuModel: env.cpuModel, logicalCpus: env.logicalCpus, memoryBytes: env.memoryBytes, os: env.osRelease, platform: env.platform, kernel: env.kernel, node: env.node},
-    gpus: (input.gpus ?? []).map((g) => ({...g})),
+    gpus: (input.gpus ?? []).map((g) => structuredClone(g)),
     container: input.container ? {image: input.container.image ?? null, digest: input.container.digest ?? null} : null,
   };
 }

@@ -10,6 +10,9 @@
  *
  *   origin_ns N             time origin on CLOCK_MONOTONIC (= process.hrtime.bigint() in Node);
  *                           default: when the script is loaded. t below is seconds since it.
+ *   origin_file PATH        the origin is the N written in PATH, from the first call that finds
+ *                           the file; until then t = 0 (a test starts the clock on an event, and
+ *                           every process using the script picks up the same origin)
  *   driver VERSION          nvmlSystemGetDriverVersion
  *   fail FUNCTION CODE [S]  FUNCTION returns CODE (from t >= S, default always); global for
  *                           nvmlInit_v2, nvmlDeviceGetCount_v2, nvmlSystemGetDriverVersion, else
@@ -25,8 +28,15 @@
  *   power_mw N              reported power (default: the scripted power at t, in mW)
  *   temp_c N | sm_clock_mhz N | mem_total N | mem_used N | clock_reasons N (decimal or 0x)
  *   power_limit_mw N | persistence 0|1
+ *   arch N                  nvmlDeviceGetArchitecture (NVML_DEVICE_ARCH_*; default 9, Hopper)
+ *   clock KIND TYPE MHZ     KIND max | app | default_app (nvmlDeviceGetMaxClockInfo,
+ *                           nvmlDeviceGetApplicationsClock, nvmlDeviceGetDefaultApplicationsClock),
+ *                           TYPE graphics | sm | mem | video; MHZ `unsupported` for NOT_SUPPORTED
  *   pid PID USED_BYTES      a compute process on the device (repeatable)
  *   lost_at_s S             from t = S every call on the device returns GPU_IS_LOST
+ *
+ * Compiled with -DFAKE_NVML_OMIT_ARCH or -DFAKE_NVML_OMIT_APP_CLOCKS, the library lacks
+ * nvmlDeviceGetArchitecture or the two application-clock getters (as older or newer drivers do).
  *
  * Test hooks (not NVML): fakeNvmlRefCount() is the init reference count; fakeNvmlCalls() counts
  * every NVML call since the script was loaded.
@@ -39,6 +49,8 @@
 #define MAX_DEVICES 8
 #define MAX_FAILS 8
 #define MAX_PIDS 16
+#define CLOCK_KINDS 3 /* max, app, default_app */
+#define CLOCK_TYPES 4 /* nvmlClockType_t: graphics, sm, mem, video */
 
 enum {
   SUCCESS = 0, UNINITIALIZED = 1, INVALID_ARGUMENT = 2, NOT_SUPPORTED = 3, NOT_FOUND = 6,
@@ -53,7 +65,8 @@ typedef struct nvmlDevice_st {
   double energy_start_mj, power_w, ramp, period_ms, reset_at_s, lost_at_s;
   int no_counter;
   long long power_mw; /* -1: from the script's power */
-  unsigned int temp_c, sm_clock_mhz, power_limit_mw, persistence;
+  unsigned int temp_c, sm_clock_mhz, power_limit_mw, persistence, arch;
+  long long clocks[CLOCK_KINDS][CLOCK_TYPES]; /* MHz; -1: NOT_SUPPORTED */
   unsigned long long mem_total, mem_used, clock_reasons;
   unsigned int pids[MAX_PIDS];
   unsigned long long pid_mem[MAX_PIDS];
@@ -79,6 +92,7 @@ static char driver[80];
 static fail_t global_fails[MAX_FAILS];
 static int nglobal_fails;
 static double origin_ns;
+static char origin_file[4096]; /* non-empty: the origin is still to be read from this file */
 static int refcount;
 static unsigned long long calls;
 static char loaded_path[4096];
@@ -90,6 +104,15 @@ static double now_ns(void) {
 }
 
 static double t_s(void) {
+  if (origin_file[0] != 0) {
+    FILE *file = fopen(origin_file, "r");
+    double ns;
+    int found = file != NULL && fscanf(file, "%lf", &ns) == 1;
+    if (file != NULL) fclose(file);
+    if (!found) return 0;
+    origin_ns = ns;
+    origin_file[0] = 0;
+  }
   double t = (now_ns() - origin_ns) / 1e9;
   return t < 0 ? 0 : t;
 }
@@ -103,12 +126,37 @@ static int add_fail(fail_t *list, int *n, const char *rest) {
   return 1;
 }
 
+static int index_of(const char *const *names, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(names[i], name) == 0) return i;
+  return -1;
+}
+
+/* `clock KIND TYPE MHZ|unsupported`. */
+static int set_clock(device_t *d, const char *rest) {
+  static const char *const kinds[CLOCK_KINDS] = {"max", "app", "default_app"};
+  static const char *const types[CLOCK_TYPES] = {"graphics", "sm", "mem", "video"};
+  char kind[32], type[32], value[32];
+  if (sscanf(rest, "%31s %31s %31s", kind, type, value) != 3) return 0;
+  int k = index_of(kinds, CLOCK_KINDS, kind), t = index_of(types, CLOCK_TYPES, type);
+  if (k < 0 || t < 0) return 0;
+  d->clocks[k][t] = strcmp(value, "unsupported") == 0 ? -1 : strtoll(value, NULL, 0);
+  return 1;
+}
+
+/* Default clocks, H100-like figures, MHz: max, application and default application, each for
+ * graphics, SM, memory and video. */
+static const long long default_clocks[CLOCK_KINDS][CLOCK_TYPES] = {
+  {1980, 1980, 2619, 1755}, {1755, 1755, 2619, 1395}, {1755, 1755, 2619, 1395}
+};
+
 static int load_script(void) {
   memset(devices, 0, sizeof devices);
   ndevices = 0;
   nglobal_fails = 0;
   strcpy(driver, "550.54.15");
   origin_ns = now_ns();
+  origin_file[0] = 0;
   calls = 0;
   const char *path = getenv("FAKE_NVML_SCRIPT");
   snprintf(loaded_path, sizeof loaded_path, "%s", path == NULL ? "" : path);
@@ -127,6 +175,7 @@ static int load_script(void) {
     if (sscanf(line, " %63s %n", key, &used) < 1) continue;
     const char *rest = line + used;
     if (strcmp(key, "origin_ns") == 0) origin_ns = strtod(rest, NULL);
+    else if (strcmp(key, "origin_file") == 0) snprintf(origin_file, sizeof origin_file, "%s", rest);
     else if (strcmp(key, "driver") == 0) snprintf(driver, sizeof driver, "%s", rest);
     else if (strcmp(key, "device") == 0) {
       if (ndevices >= MAX_DEVICES) { ok = 0; break; }
@@ -141,6 +190,8 @@ static int load_script(void) {
       d->mem_total = 80ULL << 30;
       d->power_limit_mw = 700000;
       d->persistence = 1;
+      d->arch = 9;
+      memcpy(d->clocks, default_clocks, sizeof d->clocks);
     } else if (strcmp(key, "fail") == 0) ok = d ? add_fail(d->fails, &d->nfails, rest) : add_fail(global_fails, &nglobal_fails, rest);
     else if (d == NULL) ok = 0;
     else if (strcmp(key, "name") == 0) snprintf(d->name, sizeof d->name, "%s", rest);
@@ -159,6 +210,8 @@ static int load_script(void) {
     else if (strcmp(key, "clock_reasons") == 0) d->clock_reasons = strtoull(rest, NULL, 0);
     else if (strcmp(key, "power_limit_mw") == 0) d->power_limit_mw = (unsigned int)strtoul(rest, NULL, 0);
     else if (strcmp(key, "persistence") == 0) d->persistence = (unsigned int)strtoul(rest, NULL, 0);
+    else if (strcmp(key, "arch") == 0) d->arch = (unsigned int)strtoul(rest, NULL, 0);
+    else if (strcmp(key, "clock") == 0) ok = set_clock(d, rest);
     else if (strcmp(key, "pid") == 0) {
       if (d->npids >= MAX_PIDS || sscanf(rest, "%u %llu", &d->pids[d->npids], &d->pid_mem[d->npids]) != 2) ok = 0;
       else d->npids++;
@@ -373,6 +426,39 @@ int nvmlDeviceGetPersistenceMode(nvmlDevice_t device, int *mode) {
   *mode = (int)device->persistence;
   return SUCCESS;
 }
+
+static int clock_of(device_t *d, int kind, int type, unsigned int *clock) {
+  if (clock == NULL || type < 0 || type >= CLOCK_TYPES) return INVALID_ARGUMENT;
+  if (d->clocks[kind][type] < 0) return NOT_SUPPORTED;
+  *clock = (unsigned int)d->clocks[kind][type];
+  return SUCCESS;
+}
+
+int nvmlDeviceGetMaxClockInfo(nvmlDevice_t device, int type, unsigned int *clock) {
+  CHECK(device);
+  return clock_of(device, 0, type, clock);
+}
+
+#ifndef FAKE_NVML_OMIT_APP_CLOCKS
+int nvmlDeviceGetApplicationsClock(nvmlDevice_t device, int clockType, unsigned int *clockMHz) {
+  CHECK(device);
+  return clock_of(device, 1, clockType, clockMHz);
+}
+
+int nvmlDeviceGetDefaultApplicationsClock(nvmlDevice_t device, int clockType, unsigned int *clockMHz) {
+  CHECK(device);
+  return clock_of(device, 2, clockType, clockMHz);
+}
+#endif
+
+#ifndef FAKE_NVML_OMIT_ARCH
+int nvmlDeviceGetArchitecture(nvmlDevice_t device, unsigned int *arch) {
+  CHECK(device);
+  if (arch == NULL) return INVALID_ARGUMENT;
+  *arch = device->arch;
+  return SUCCESS;
+}
+#endif
 
 int fakeNvmlRefCount(void) { return refcount; }
 unsigned long long fakeNvmlCalls(void) { return calls; }
