@@ -65,7 +65,9 @@ describe.sequential('nvml in the sampler', () => {
     const counter = e.channels.find((c) => c.channel === 'GPU-counter')!;
     expect(counter.method).toBe('counter');
     expect(Math.abs(counter.energyJ! - 200 * windowS)).toBeLessThanOrEqual(counter.uncertaintyJ!);
-    expect(counter.uncertaintyJ!).toBeLessThan(2 * 0.102 * 200); // (read time + 100 ms) × 200 W at both edges
+    // (read time + 100 ms) × 200 W at both edges, from the reads' own durations.
+    const readS = (b: typeof start) => (b.reads.find((x) => x.channel === 'GPU-counter')!.readEndMs - b.reads.find((x) => x.channel === 'GPU-counter')!.readStartMs) / 1000;
+    expect(counter.uncertaintyJ!).toBeCloseTo(200 * (0.2 + readS(start) + readS(end)), 6);
     const power = e.channels.find((c) => c.channel === 'GPU-power')!;
     expect(power.method).toBe('integrated');
     expect(power.energyJ!).toBeCloseTo(150 * windowS, 1);
