@@ -42,7 +42,7 @@ export default class ConfigShow extends LemCommand<typeof ConfigShow> {
 
     let settings: Setting[];
     if (this.args.file) {
-      settings = (await resolveExperiment({registry, projectFile, experimentFile: loadYamlFile(this.args.file), cli})).sources;
+      settings = (await resolveExperiment({registry, projectFile, experimentFile: loadYamlFile(this.args.file, {command: 'lem config show'}), cli})).sources;
     } else {
       settings = (await resolveProject({registry, projectFile, cli})).sources;
     }
