@@ -11,10 +11,11 @@
 // Server styles, picked by the base URL's path prefix:
 //   coalesced  every chunk of a response in one write: many events per socket read (best case)
 //   per-write  one write per chunk, yielding between them: about one read per chunk (worst case)
-import {spawn, spawnSync} from 'node:child_process';
+import {spawnSync} from 'node:child_process';
 import http from 'node:http';
 import {cpus} from 'node:os';
 import {fileURLToPath} from 'node:url';
+import {canPin, onCpu, startServerChild} from './bench-lib.mjs';
 
 const CHUNKS_PER_REQUEST = 200;
 const CONCURRENCY = 8;
@@ -237,21 +238,8 @@ function microbench(SseParser, monoNs) {
 
 // ------------------------------------------------------------------ orchestrator
 async function orchestrate() {
-  const haveTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
-  const pin = haveTaskset && cpus().length >= 2;
-  const run = (cpu, args) => (pin ? ['taskset', ['-c', String(cpu), process.execPath, self, ...args]] : [process.execPath, [self, ...args]]);
-
-  const [cmd, args] = run(1, ['--server']);
-  const server = spawn(cmd, args, {stdio: ['ignore', 'pipe', 'inherit']});
-  const {port} = await new Promise((resolve, reject) => {
-    let buf = '';
-    server.stdout.setEncoding('utf8').on('data', (d) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl !== -1) resolve(JSON.parse(buf.slice(0, nl)));
-    });
-    server.on('exit', (code) => reject(new Error(`bench server exited ${code}`)));
-  });
+  const run = (cpu, args) => onCpu(cpu, process.execPath, [self, ...args]);
+  const {server, port} = await startServerChild(self, ['--server'], 1);
   try {
     const [dcmd, dargs] = run(0, ['--driver', `http://127.0.0.1:${port}`]);
     const r = spawnSync(dcmd, dargs, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24});
@@ -263,7 +251,7 @@ async function orchestrate() {
           node: process.version,
           cpus: cpus().length,
           cpuModel: cpus()[0]?.model,
-          pinning: pin ? {driverCpu: 0, serverCpu: 1, via: 'taskset -c'} : null,
+          pinning: canPin ? {driverCpu: 0, serverCpu: 1, via: 'taskset -c'} : null,
           workload: {mode: 'closed', concurrency: CONCURRENCY, requests: REQUESTS, chunksPerRequest: CHUNKS_PER_REQUEST, repetitions: REPETITIONS, figure: 'median repetition'},
           ...results,
         },

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `pnpm bench [cli|server|driver|sampler|meters]`: CLI cold start (median of 10 runs each), the embedded
-// server's tokens/s, the workload driver's capacity, and the meters' overhead on tokens/s.
-// Prints one JSON document; docs/benchmarks.md records the figures with this command.
+// `pnpm bench [cli|server|driver|sampler|meters|timeline|wrk]`: CLI cold start (median of 10 runs
+// each), the embedded server's tokens/s, the workload driver's capacity, the meters' overhead on
+// tokens/s, the memory of a long run's timeline, and the driver beside `wrk`. Prints one JSON
+// document; docs/benchmarks.md records the figures with this command. The `wrk` part needs wrk
+// installed: the whole run skips it with a note when it is missing, `pnpm bench wrk` fails.
 import {spawnSync} from 'node:child_process';
 import {mkdtempSync} from 'node:fs';
 import {tmpdir} from 'node:os';
@@ -39,8 +41,13 @@ if (!only || only === 'cli') {
   out.coldStart = {'lem --version': coldStart(['--version']), 'lem backends': coldStart(['backends'])};
 }
 // Each part runs in its own process, so one part's warm JIT or open handles never help another.
-for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['sampler', 'bench-sampler.mjs'], ['meters', 'bench-meters.mjs']]) {
+for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['sampler', 'bench-sampler.mjs'], ['meters', 'bench-meters.mjs'], ['timeline', 'bench-timeline.mjs'], ['wrk', 'bench-wrk.mjs']]) {
   if (only && only !== part) continue;
+  if (part === 'wrk' && !only && spawnSync('wrk', ['-v']).error) {
+    console.error('bench: skipping the `wrk` part: wrk is not installed (apt-get install wrk; then `pnpm bench wrk`)');
+    out[part] = {skipped: 'wrk is not installed'};
+    continue;
+  }
   const r = spawnSync(process.execPath, [join(root, 'scripts', script)], {encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit']});
   if (r.status !== 0) throw new Error(`${script} exited ${r.status}`);
   out[part] = JSON.parse(r.stdout);
