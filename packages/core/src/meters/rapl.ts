@@ -109,6 +109,36 @@ export function probeRapl(root: string = DEFAULT_POWERCAP_ROOT, fs: RaplFs = nod
     .map((m) => ({entry: m[0], index: Number(m[1])}))
     .sort((a, b) => a.index - b.index);
 
+  const zones = findZones(fs, root, entries, packages, warnings);
+  if (!zones.some((z) => z.domain === 'package')) {
+    return {
+      available: false,
+      root,
+      code: 'no-zones',
+      reason: `${root} has no RAPL package zone (intel-rapl:N): this CPU or VM exposes no energy counter.`,
+      try: ['Run on bare metal or a VM that passes RAPL through; without it lem estimates CPU energy (cpu-estimate).'],
+    };
+  }
+
+  // Every counter must be readable now: a run that finds out at its first boundary is wasted.
+  const unreadable = unreadableCounter(fs, root, zones);
+  if (unreadable) return unreadable;
+
+  const channels: ChannelInfo[] = zones.map((z) => ({
+    meter: 'rapl',
+    channel: z.channel,
+    kind: 'counter',
+    estimated: false,
+    source: z.energyPath,
+    scope: 'socket',
+    updatePeriodMs: RAPL_UPDATE_PERIOD_MS,
+    ...(z.partOf === undefined ? {} : {partOf: z.partOf}),
+  }));
+  return {available: true, root, zones, channels, warnings};
+}
+
+/** The package zones and their core, uncore and DRAM sub-zones; what is skipped, and why, goes to `warnings`. */
+function findZones(fs: RaplFs, root: string, entries: string[], packages: Array<{entry: string; index: number}>, warnings: string[]): RaplZone[] {
   const zones: RaplZone[] = [];
   for (const pkg of packages) {
     const dir = join(root, pkg.entry);
@@ -137,17 +167,11 @@ export function probeRapl(root: string = DEFAULT_POWERCAP_ROOT, fs: RaplFs = nod
       zones.push(zoneOf(fs, subDir, `${name}/${domain}`, domain, domain === 'dram' ? undefined : name, warnings));
     }
   }
-  if (!zones.some((z) => z.domain === 'package')) {
-    return {
-      available: false,
-      root,
-      code: 'no-zones',
-      reason: `${root} has no RAPL package zone (intel-rapl:N): this CPU or VM exposes no energy counter.`,
-      try: ['Run on bare metal or a VM that passes RAPL through; without it lem estimates CPU energy (cpu-estimate).'],
-    };
-  }
+  return zones;
+}
 
-  // Every counter must be readable now: a run that finds out at its first boundary is wasted.
+/** The probe's answer when a zone's counter cannot be read (root-only since CVE-2020-8694, or broken); null when all can. */
+function unreadableCounter(fs: RaplFs, root: string, zones: RaplZone[]): Extract<RaplProbe, {available: false}> | null {
   for (const zone of zones) {
     try {
       parseUj(fs.readFile(zone.energyPath), zone.energyPath);
@@ -175,18 +199,7 @@ export function probeRapl(root: string = DEFAULT_POWERCAP_ROOT, fs: RaplFs = nod
       };
     }
   }
-
-  const channels: ChannelInfo[] = zones.map((z) => ({
-    meter: 'rapl',
-    channel: z.channel,
-    kind: 'counter',
-    estimated: false,
-    source: z.energyPath,
-    scope: 'socket',
-    updatePeriodMs: RAPL_UPDATE_PERIOD_MS,
-    ...(z.partOf === undefined ? {} : {partOf: z.partOf}),
-  }));
-  return {available: true, root, zones, channels, warnings};
+  return null;
 }
 
 function zoneOf(fs: RaplFs, dir: string, channel: string, domain: RaplDomain, partOf: string | undefined, warnings: string[]): RaplZone {
