@@ -173,7 +173,13 @@ describe('lem experiment on the embedded llama.cpp server', () => {
     const run = lem(['experiment', file, '--json'], {home, cwd: dir});
     expect(run.status, run.stderr).toBe(0);
     const runDir = runDirOf(run.stdout);
-    const measured = readFileSync(join(runDir, 'requests.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {phase: string; scheduledMs: number; sendMs: number}).filter((r) => r.phase === 'measure');
+    // requests.jsonl is in completion order; arrival order is id order.
+    const measured = readFileSync(join(runDir, 'requests.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as {id: number; phase: string; scheduledMs: number; sendMs: number})
+      .filter((r) => r.phase === 'measure')
+      .sort((a, b) => a.id - b.id);
     expect(measured).toHaveLength(20);
     // The arrivals are exactly the seeded Poisson schedule (workload.seed 0), from the first one on;
     // how late the driver sends under load is the driver benchmark's figure, not a bound here.
