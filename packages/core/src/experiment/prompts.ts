@@ -15,10 +15,10 @@ import type {Client} from './requests.js';
 
 /** The server's llama.cpp-style tokenizer: `POST tokenizePath {content}` and its `/detokenize` sibling. */
 export function tokenizerOf(baseUrl: string, tokenizePath: string, signal?: AbortSignal): Tokenizer {
-  const root = baseUrl.replace(/\/+$/, '').replace(/\/v1$/, '');
   const detokenizePath = tokenizePath.replace(/tokenize$/, 'detokenize');
   const post = async (path: string, body: unknown) => {
-    const res = await fetch(new URL(path, `${root}/`), {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body), signal});
+    // An absolute path resolves against the server's origin, whatever path the base URL has (`/v1`).
+    const res = await fetch(new URL(path, baseUrl), {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body), signal});
     if (!res.ok) throw runError('E_TOKENIZE_FAILED', `${path} answered ${res.status}`, ['check that the backend serves a llama.cpp-style tokenizer'], 'runtime');
     return res.json() as Promise<Record<string, unknown>>;
   };

@@ -3,7 +3,8 @@ import {afterEach, describe, expect, it} from 'vitest';
 import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {CCF_VCPU_COEFFICIENT_RANGE, CCF_VCPU_COEFFICIENTS, CgroupCpu, createCpuEstimateMeter, linearPowerW, parseProcStat, ProcessGroupCpu} from './cpu-estimate.js';
+import {CCF_VCPU_COEFFICIENT_RANGE, CCF_VCPU_COEFFICIENTS, CgroupCpu, createCpuEstimateMeter, linearPowerW, ProcessGroupCpu} from './cpu-estimate.js';
+import {parseProcStat} from '../measure/proc-stat.js';
 import {makeProcTree, type FakeProc} from './__fixtures__/fake-trees.js';
 
 const t0Ns = process.hrtime.bigint();

@@ -18,8 +18,6 @@ import {readdirSync, readFileSync} from 'node:fs';
 import {join} from 'node:path';
 import {monoNs, msSince, type MeterRead} from '../measure/types.js';
 import {DEFAULT_PROC_ROOT, parseProcStat, type ProcStat} from '../measure/proc-stat.js';
-
-export {DEFAULT_PROC_ROOT, parseProcStat} from '../measure/proc-stat.js';
 import type {ChannelInfo, CpuEstimateMeterConfig, Meter, MeterTarget} from './types.js';
 
 /** Cloud Carbon Footprint's average per-vCPU coefficients (from SPECpower results), watts. */

@@ -35,7 +35,7 @@ const koffiLib = (): Koffi => (koffiModule ??= createRequire(import.meta.url)('k
 import {codedError, ExitCode} from '@lem/plugin-kit';
 import {configError} from '../errors.js';
 import {monoNs, msSince, type MeterRead} from '../measure/types.js';
-import {DEFAULT_PROC_ROOT, parseProcStat} from './cpu-estimate.js';
+import {DEFAULT_PROC_ROOT, parseProcStat} from '../measure/proc-stat.js';
 import {MeterErrorCodes, type ChannelInfo, type Meter, type NvmlMeterConfig} from './types.js';
 
 export const NVML_LIBRARY = 'libnvidia-ml.so.1';

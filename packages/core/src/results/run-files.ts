@@ -17,8 +17,6 @@ export const RUN_FILES = {result: 'result.json', requests: 'requests.jsonl', tim
 /** requests.jsonl, appended record by record as each completes (see {@link AppendOnlyFile}). */
 export class RequestLog {
   private readonly file: AppendOnlyFile;
-  /** Records written so far. */
-  count = 0;
 
   constructor(path: string) {
     this.file = new AppendOnlyFile(path);
@@ -26,7 +24,6 @@ export class RequestLog {
 
   append(record: RequestRecord): void {
     this.file.append(`${JSON.stringify(record)}\n`);
-    this.count++;
   }
 
   close(): void {
