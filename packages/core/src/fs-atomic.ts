@@ -2,11 +2,16 @@ import {closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync} from 'nod
 import {randomBytes} from 'node:crypto';
 import {basename, dirname, join} from 'node:path';
 
+export interface WriteFileAtomicOptions {
+  /** Test seam: runs once the temp file is written and synced, before the rename (a fault point can kill there). */
+  beforeRename?: () => void;
+}
+
 /**
  * Writes a file so that readers (and a crash at any instant) see the old contents or the new,
  * never a part: temp file in the same folder, fsync, rename, fsync of the folder.
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: WriteFileAtomicOptions = {}): void {
   const dir = dirname(path);
   const temp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fd = openSync(temp, 'w', 0o644);
@@ -20,6 +25,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   }
   closeSync(fd);
   try {
+    options.beforeRename?.();
     renameSync(temp, path);
   } catch (error) {
     rmSync(temp, {force: true});

@@ -180,8 +180,11 @@ export async function acquireDeviceLocks(devices: string[], options: AcquireDevi
   return {devices: list, files: held.map((h) => h.path), tookOver, waitedS: (clock.now() - started) / 1_000, release};
 }
 
-/** Creates `path` holding `content`, complete from its first instant; the new inode, or null when it exists. */
-function createExclusive(path: string, content: string, lockDir: string): number | null {
+/**
+ * Creates `path` holding `content`, complete from its first instant; the new inode, or null when it exists.
+ * Exported for the campaign lock (campaign/store.ts), which takes and takes over locks the same way.
+ */
+export function createExclusive(path: string, content: string, lockDir: string): number | null {
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
     writeFileSync(temp, content, {flag: 'wx', mode: 0o644});
@@ -203,7 +206,7 @@ function createExclusive(path: string, content: string, lockDir: string): number
   }
 }
 
-interface CurrentLock {
+export interface CurrentLock {
   record: DeviceLockRecord | null;
   text: string;
   ino: number;
@@ -212,7 +215,7 @@ interface CurrentLock {
 }
 
 /** Reads a lock file's content and identity from one open file (so both describe the same file); null when absent. */
-function readLock(path: string): CurrentLock | null {
+export function readLock(path: string): CurrentLock | null {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -266,7 +269,7 @@ function isStale(current: CurrentLock, owner: DeviceLockOwner, isAlive: (pid: nu
  * alone can be reused at once by the next lock created; content carries a unique token). A
  * different file (a fresh lock created after another taker removed the stale one) is linked back.
  */
-function removeStale(path: string, judged: CurrentLock): 'removed' | 'gone' | 'restored' {
+export function removeStale(path: string, judged: CurrentLock): 'removed' | 'gone' | 'restored' {
   const grave = `${path}.stale.${process.pid}.${randomBytes(6).toString('hex')}`;
   try {
     renameSync(path, grave);
@@ -292,7 +295,8 @@ function removeStale(path: string, judged: CurrentLock): 'removed' | 'gone' | 'r
   }
 }
 
-function removeIfOurs(path: string, ino: number, token: string): void {
+/** Removes the lock at `path` only while it is still the file this acquisition created (same inode, same token). */
+export function removeIfOurs(path: string, ino: number, token: string): void {
   try {
     const current = readLock(path);
     if (current && current.ino === ino && current.record?.token === token) unlinkSync(path);

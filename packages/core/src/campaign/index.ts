@@ -1,0 +1,14 @@
+export * from './types.js';
+export type {CampaignEvent, ThresholdDecision, ThresholdQuestion} from './events.js';
+export {planCampaign, estimateRunS, planHash, slug, type PlanInput, type Planned} from './plan.js';
+export {startCampaign, resumeCampaign, diffPlans, unfinishedCampaigns, stateRootOf, type ResumeInput} from './start.js';
+export {runCampaign, type CampaignOutcome, type CampaignRunOptions} from './orchestrate.js';
+export type {SharedRunOptions} from './dispatch.js';
+export {campaignReport, writeCampaignReport, readRunResult, SUMMARY_FILES, SERVER_LOG, type CampaignReport} from './results.js';
+export {CAMPAIGN_METRICS, summarizeCampaign, summaryCsv, comparisonsCsv, type CampaignSummary, type CampaignMetric, type CampaignMetricId} from './summary.js';
+export {describe as describeValues, pairedDifference, tQuantile975, type CycleStats, type PairedDiff} from './stats.js';
+export {orderRuns, gapsOf} from './order.js';
+export {listCampaigns, openCampaignState, type CampaignListing, type CampaignStore} from './store.js';
+export {progressOf} from './manifest.js';
+export {CRASH_POINTS, type CrashPoint} from './crash.js';
+export {campaignKeysSchema, cyclesSchema} from './file.js';

@@ -1,0 +1,215 @@
+/**
+ * Running a campaign from its state (DESIGN §7): every planned run in order, each after its gap,
+ * retried when its failure is worth it, with the failure threshold and adaptive cycles judged
+ * between runs, until the plan is done, the threshold stops it, or a signal interrupts it. Every
+ * state change goes to the journal first, so a kill at any instant loses nothing.
+ */
+import type {ResolvedExperiment} from '../config/resolve.js';
+import type {runExperiment} from '../experiment/run.js';
+import {join} from 'node:path';
+import {crashPoint} from './crash.js';
+import {adaptiveCheck, etaS, headerAt, needsRun, retryDue, thresholdCrossed} from './decisions.js';
+import {runAttempt, type SharedRunOptions} from './dispatch.js';
+import type {CampaignEvent, ThresholdDecision, ThresholdQuestion} from './events.js';
+import {findEntry, progressOf} from './manifest.js';
+import {campaignReport, readRunResult, writeCampaignReport, type CampaignReport} from './results.js';
+import type {CampaignStore} from './store.js';
+import {CAMPAIGN_METRICS} from './summary.js';
+import type {CampaignStatus, ManifestEntry, PlannedRun} from './types.js';
+
+export interface CampaignRunOptions {
+  store: CampaignStore;
+  /** Each configuration resolved for running, by name. */
+  resolved: Map<string, ResolvedExperiment>;
+  shared: SharedRunOptions;
+  onEvent?: (event: CampaignEvent) => void;
+  signal?: AbortSignal;
+  /** Asked when the failure threshold is crossed; absent (no TTY), the campaign stops resumably. */
+  decideThreshold?: (question: ThresholdQuestion) => Promise<ThresholdDecision>;
+  /** Resume: re-run failed entries (except category `config`). Default true. */
+  retryFailed?: boolean;
+  resumed?: boolean;
+  notes?: string[];
+  /** Test seam: the experiment (default: the real pipeline). */
+  runExperiment?: typeof runExperiment;
+}
+
+export interface CampaignOutcome {
+  status: CampaignStatus;
+  reason: string | null;
+  /** 0 all completed, 1 some failed, 3 stopped at the threshold, 130 interrupted. */
+  exitCode: 0 | 1 | 3 | 130;
+  report: CampaignReport;
+  summaryPath: string;
+  stateDir: string;
+}
+
+type Stop = {status: CampaignStatus; reason: string | null} | null;
+
+export async function runCampaign(opts: CampaignRunOptions): Promise<CampaignOutcome> {
+  const {store} = opts;
+  const emit = (event: CampaignEvent) => {
+    store.log(event.type === 'run-end' && event.status === 'failed' ? 'warn' : 'debug', describeEvent(event));
+    opts.onEvent?.(event);
+  };
+  const signal = opts.signal ?? new AbortController().signal;
+  store.record({type: 'campaign-start', resumed: Boolean(opts.resumed)});
+  emit({type: 'campaign-start', plan: store.plan, resumed: Boolean(opts.resumed), notes: opts.notes ?? [], stateDir: store.dir});
+  const stop = await runSequence(opts, emit, signal);
+  const final = stop ?? {status: 'completed' as const, reason: null};
+  store.record({type: 'campaign-end', status: final.status, reason: final.reason});
+  store.writeProgress(progressOf(store.plan, store.manifest, null, 0));
+  emit({type: 'campaign-end', status: final.status, reason: final.reason});
+  const report = campaignReport(store.plan, store.manifest);
+  const summaryPath = writeCampaignReport(store.plan, report);
+  return {status: final.status, reason: final.reason, exitCode: exitCodeOf(final, report), report, summaryPath, stateDir: store.dir};
+}
+
+function exitCodeOf(final: {status: CampaignStatus; reason: string | null}, report: CampaignReport): CampaignOutcome['exitCode'] {
+  if (final.status === 'interrupted') return 130;
+  if (final.status === 'stopped') return 3;
+  return (report.counts.failed ?? 0) > 0 ? 1 : 0;
+}
+
+/** The runs in plan order; returns why it stopped early, or null when the plan is done. */
+async function runSequence(opts: CampaignRunOptions, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
+  const {store} = opts;
+  const plan = store.plan;
+  let previous: PlannedRun | null = null;
+  let ranOne = false;
+  for (const run of plan.runs) {
+    if (signal.aborted) return {status: 'interrupted', reason: 'interrupted'};
+    const entry = findEntry(store.manifest, run.key)!;
+    if (!needsRun(entry, opts.retryFailed ?? true)) continue;
+    if (headerAt(plan, run, previous)) emit({type: 'cycle', cycle: run.cycle, cycles: plan.cycles.kind === 'fixed' ? plan.cycles.count : plan.cycles.max, configuration: plan.order === 'grouped' ? run.configuration : null});
+    previous = run;
+    // The first run of a session follows a pause of unknown length; its planned gap still applies.
+    if (run.gapBeforeS > 0 && (ranOne || run.position > 1)) {
+      if (!(await gap(run.gapBeforeS, run.gapKind, run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
+    }
+    ranOne = true;
+    const stop = await runWithRetries(opts, run, emit, signal);
+    if (stop) return stop;
+  }
+  return null;
+}
+
+/** One planned run: its attempts, then the threshold and adaptive judgements it may trigger. */
+async function runWithRetries(opts: CampaignRunOptions, run: PlannedRun, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
+  const {store} = opts;
+  const plan = store.plan;
+  for (;;) {
+    const entry = findEntry(store.manifest, run.key)!;
+    store.writeProgress(progressOf(plan, store.manifest, current(run, entry), etaS(plan, store.manifest, run.position)));
+    const outcome = await runAttempt({store, run, entry, resolved: opts.resolved.get(run.configuration)!, shared: opts.shared, signal, emit, etaS: etaS(plan, store.manifest, run.position), runExperiment: opts.runExperiment});
+    const after = findEntry(store.manifest, run.key)!;
+    const willRetry = outcome.status === 'failed' && retryDue(after, plan.retry.maxAttempts) && !signal.aborted;
+    emit({type: 'run-end', run, attempt: outcome.attempt, status: outcome.status, category: outcome.category, code: outcome.code, message: outcome.message, runDir: join(plan.resultsDir, outcome.resultPath), durationS: outcome.durationS, willRetry, adopted: false});
+    store.writeProgress(progressOf(plan, store.manifest, null, etaS(plan, store.manifest, run.position + 1)));
+    if (outcome.status === 'interrupted') return {status: 'interrupted', reason: 'interrupted'};
+    if (willRetry) {
+      if (!(await gap(plan.gaps.betweenExperimentsS, 'retry', run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
+      continue;
+    }
+    return (await judgeThreshold(opts, after, emit, signal)) ?? judgeAdaptive(opts, run, emit);
+  }
+}
+
+function current(run: PlannedRun, entry: ManifestEntry) {
+  return {key: run.key, configuration: run.configuration, cycle: run.cycle, position: run.position, attempt: entry.attempts + 1};
+}
+
+/** Waits out a gap (a countdown for the display); false when interrupted. */
+async function gap(seconds: number, kind: PlannedRun['gapKind'] | 'retry', before: string, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<boolean> {
+  if (seconds <= 0) return !signal.aborted;
+  emit({type: 'gap', seconds, kind, before, endsAtMs: Date.now() + seconds * 1000});
+  const half = setTimeout(() => crashPoint('in-gap'), (seconds * 1000) / 2);
+  try {
+    return await sleep(seconds * 1000, signal);
+  } finally {
+    clearTimeout(half);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const done = (value: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      resolve(value);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener('abort', onAbort, {once: true});
+  });
+}
+
+/** Past the threshold: asks continue (disarms that scope) or stop; no answer, or no one to ask, stops resumably. */
+async function judgeThreshold(opts: CampaignRunOptions, entry: ManifestEntry, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
+  const {store} = opts;
+  const crossed = thresholdCrossed(store.plan, store.manifest, entry);
+  if (!crossed) return null;
+  const {ratio: threshold, promptTimeoutS} = store.plan.failureThreshold;
+  crashPoint('in-threshold-prompt');
+  const decision = opts.decideThreshold ? await askWithin(opts.decideThreshold, {...crossed, threshold, timeoutS: promptTimeoutS, signal}, promptTimeoutS) : 'stop';
+  store.record({type: 'threshold', scope: crossed.scope, failed: crossed.failed, finished: crossed.finished, decision});
+  emit({type: 'threshold', ...crossed, decision});
+  if (signal.aborted) return {status: 'interrupted', reason: 'interrupted'};
+  return decision === 'stop' ? {status: 'stopped', reason: `failure threshold: ${crossed.failed} of ${crossed.finished} runs failed in scope ${crossed.scope} (> ${threshold * 100} %)`} : null;
+}
+
+async function askWithin(ask: NonNullable<CampaignRunOptions['decideThreshold']>, question: ThresholdQuestion, timeoutS: number): Promise<ThresholdDecision> {
+  const controller = new AbortController();
+  const onOuter = () => controller.abort();
+  question.signal.addEventListener('abort', onOuter, {once: true});
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ThresholdDecision>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      resolve('stop');
+    }, timeoutS * 1000);
+  });
+  try {
+    return await Promise.race([ask({...question, signal: controller.signal}).catch((): ThresholdDecision => 'stop'), timeout]);
+  } finally {
+    clearTimeout(timer);
+    question.signal.removeEventListener('abort', onOuter);
+    controller.abort();
+  }
+}
+
+/** Adaptive cycles: at a cycle boundary ≥ min, skip the remaining conditional runs once every CI is narrow enough. */
+function judgeAdaptive(opts: CampaignRunOptions, run: PlannedRun, emit: (e: CampaignEvent) => void): Stop {
+  const {store} = opts;
+  const plan = store.plan;
+  if (plan.cycles.kind !== 'adaptive') return null;
+  const metric = CAMPAIGN_METRICS.find((m) => m.id === (plan.cycles as {metric: string}).metric)!;
+  const check = adaptiveCheck(plan, store.manifest, run.cycle, (e) => {
+    const metrics = e.resultPath ? readRunResult(join(plan.resultsDir, e.resultPath))?.metrics : null;
+    return metrics ? metric.get(metrics) : null;
+  });
+  if (!check) return null;
+  store.record({type: 'adaptive', cycle: run.cycle, configurations: check.configurations});
+  if (!check.done) return null;
+  const keys = store.manifest.entries.filter((e) => e.cycle > run.cycle && (e.status === 'pending' || e.status === 'interrupted')).map((e) => e.key);
+  if (keys.length === 0) return null;
+  const reason = `every configuration's 95 % CI of ${metric.id} is within ${plan.cycles.targetCiPct} % of its mean after cycle ${run.cycle}`;
+  store.record({type: 'skip', keys, reason});
+  emit({type: 'skip', keys, reason});
+  return null;
+}
+
+/** One line of campaign.log per event (the log is always at debug level). */
+function describeEvent(event: CampaignEvent): string {
+  switch (event.type) {
+    case 'experiment':
+      return `${event.key} ${JSON.stringify(event.event)}`;
+    case 'campaign-start':
+      return `campaign ${event.plan.id} ${event.resumed ? 'resumed' : 'started'}: ${event.plan.runs.length} runs, ${event.plan.configurations.length} configurations${event.notes.length ? `; ${event.notes.join('; ')}` : ''}`;
+    default: {
+      const {type, ...rest} = event as Exclude<CampaignEvent, {type: 'experiment' | 'campaign-start'}>;
+      return `${type} ${JSON.stringify(rest)}`;
+    }
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * Planning a campaign (DESIGN §7): read the file, resolve every configuration, order the runs
+ * over cycles with their gaps, fingerprint the environment, and hash what affects measurement.
+ * The plan is written to plan.json before anything runs; `lem resume` runs from it.
+ */
+import {createHash, randomInt} from 'node:crypto';
+import {basename, isAbsolute, join, resolve} from 'node:path';
+import stableStringify from 'fast-json-stable-stringify';
+import {configError, ErrorCodes} from '../errors.js';
+import {isPlainObject} from '../config/paths.js';
+import {commandLineLayer, dataLayer, formatSource, parseLocated, prepareLayers, throwLayerErrors, type CliSetting, type ConfigLayer, type Found, type LayerFile, type ResolvedExperiment} from '../config/resolve.js';
+import {Redactor} from '../config/secrets.js';
+import {loadYamlFile, type LoadedFile} from '../config/yaml-file.js';
+import type {Registry} from '../registry.js';
+import {VERSION} from '../version.js';
+import {CAMPAIGN_KEYS, absolutePaths, campaignKeysSchema, loadCampaignFile, subFile, withData, type CampaignFile, type CampaignKeys} from './file.js';
+import {expandCandidates, isPathEntry, mergeIdentical, nameConfigurations, plannedSettings, renamed, varyingKeys, type EntryLayers} from './configurations.js';
+import {planEnvironment} from './environment.js';
+import {gapsOf, orderRuns} from './order.js';
+import {sweepPoints} from './sweep.js';
+import {CAMPAIGN_SCHEMA_VERSION, type CampaignPlan, type CyclesSpec, type PlannedConfiguration, type PlannedRun, type PlannedSetting} from './types.js';
+
+export interface PlanInput {
+  registry: Registry;
+  campaignPath: string;
+  projectFile?: LoadedFile;
+  projectRoot: string;
+  /** `--set`, `--runner`, …: a key of the campaign's own (`cycles`) applies to the campaign, any other to every run. */
+  cli?: CliSetting[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  plugins?: Array<{name: string; version: string}>;
+  /** Dataset cache (`lem datasets fetch`). */
+  cacheDir: string;
+  now?: Date;
+  /** Resume: the seed a previous plan drew, so that the same file plans the same order. */
+  seed?: number;
+  nvmlLibrary?: string;
+}
+
+/** The plan, and each configuration resolved for running (not in plan.json: it holds secrets). */
+export interface Planned {
+  plan: CampaignPlan;
+  resolved: Map<string, ResolvedExperiment>;
+  /** Things the user should know: merged configurations, dropped points, few cycles. */
+  notes: string[];
+}
+
+export async function planCampaign(input: PlanInput): Promise<Planned> {
+  const env = input.env ?? process.env;
+  const cwd = input.cwd ?? process.cwd();
+  const campaign = loadCampaignFile(input.campaignPath, cwd);
+  const keys = campaignKeys(campaign, input.cli ?? []);
+  const redactor = new Redactor();
+  const backendIds = new Set(input.registry.backends.keys());
+  const entries = await entryLayers(input, campaign, keys.value, redactor, backendIds);
+  const runCli = (input.cli ?? []).filter((s) => !CAMPAIGN_KEYS.includes(s.key.split('.')[0]!) || ['gaps', 'retry', 'failure_threshold'].includes(s.key.split('.')[0]!));
+  const points = sweepPoints(keys.value.sweep, (first) => isSettingKey(first, backendIds), settingKeyNames(backendIds), campaign.file);
+  const {candidates, dropped} = await expandCandidates({
+    registry: input.registry,
+    entries,
+    points,
+    cli: runCli.length > 0 ? commandLineLayer(runCli) : null,
+    campaignFile: campaign.file,
+    campaignDir: campaign.dir,
+    env,
+    redactor,
+    defaultName: keys.value.name,
+  });
+  if (candidates.length === 0) throw allDropped(campaign, dropped);
+  const groups = mergeIdentical(candidates);
+  const varying = varyingKeys(groups.map((g) => g.candidate.resolved));
+  const named = nameConfigurations(groups, varying, keys.value.name);
+  const resolved = new Map(named.map((c) => [c.name, renamed(c.candidate.resolved, c.name)]));
+  const runner = oneRunner([...resolved.values()], campaign);
+  const first = resolved.values().next().value!;
+  const shape = campaignShape(keys, first, input.seed);
+  const configurations: PlannedConfiguration[] = named.map((c) => ({
+    name: c.name,
+    varies: c.varies,
+    entry: c.candidate.entry.entry,
+    point: Object.fromEntries(c.candidate.point.assignments.map((a) => [a.key, a.value])),
+    mergedFrom: c.mergedFrom,
+    backend: resolved.get(c.name)!.settings.backend,
+    settings: plannedSettings(resolved.get(c.name)!),
+    settingsHash: c.candidate.settingsHash,
+    estimateS: estimateRunS(resolved.get(c.name)!),
+  }));
+  const runs = sequence(configurations.map((c) => c.name), shape);
+  const environment = await planEnvironment([...resolved.values()], {
+    lemVersion: VERSION,
+    plugins: input.plugins ?? [],
+    hashCacheDir: join(input.projectRoot, '.lem-state', 'cache'),
+    datasets: {baseDir: campaign.dir, cacheDir: input.cacheDir},
+    nvmlLibrary: input.nvmlLibrary ?? env.LEM_NVML_LIBRARY,
+  });
+  const now = input.now ?? new Date();
+  const id = `${slug(keys.value.name)}-${timestamp(now)}`;
+  const resultsRoot = isAbsolute(first.settings.results_dir) ? first.settings.results_dir : join(input.projectRoot, first.settings.results_dir);
+  const plan: CampaignPlan = {
+    schemaVersion: CAMPAIGN_SCHEMA_VERSION,
+    id,
+    name: keys.value.name,
+    file: campaign.path,
+    createdAt: now.toISOString(),
+    cli: redactor.deep(input.cli ?? []),
+    ...shape,
+    runner,
+    resultsDir: join(resultsRoot, id),
+    configurations,
+    varying,
+    dropped,
+    runs,
+    campaignSettings: [...keys.sources.map((s) => (s.key === 'seed' ? {...s, value: shape.seed, from: shape.seedSource === 'drawn' ? (input.seed === undefined ? 'drawn' : 'drawn (kept from the first plan)') : s.from} : s)), ...campaignRunSettings(first)],
+    environment,
+    etaS: runs.reduce((s, r) => s + r.gapBeforeS + configurations.find((c) => c.name === r.configuration)!.estimateS, 0),
+    hash: '',
+  };
+  plan.hash = planHash(plan);
+  return {plan, resolved, notes: planNotes(plan, named.length, candidates.length)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps
+
+/** The campaign's own keys, validated and located; CLI `--set` of those keys wins. */
+function campaignKeys(campaign: CampaignFile, cli: CliSetting[]): {value: CampaignKeys; sources: PlannedSetting[]} {
+  const own: Record<string, unknown> = {...campaign.own};
+  const fromCli = new Map<string, string>();
+  for (const s of cli) {
+    const top = s.key.split('.')[0]!;
+    if (!CAMPAIGN_KEYS.includes(top) || ['gaps', 'retry', 'failure_threshold'].includes(top)) continue;
+    if (s.key.includes('.')) {
+      const [, sub] = s.key.split('.');
+      own[top] = {...(isPlainObject(own[top]) ? own[top] : {}), [sub!]: s.value};
+    } else own[top] = s.value;
+    fromCli.set(top, s.flag);
+  }
+  const {value, details} = parseLocated(campaignKeysSchema, own, campaign.file);
+  if (!value) throwLayerErrors(details, campaign.file.path);
+  const sources: PlannedSetting[] = ['cycles', 'order', 'seed', 'run_timeout_s', 'executor'].map((key) => ({
+    key,
+    value: (value as Record<string, unknown>)[key] ?? (key === 'cycles' ? 3 : null),
+    from: fromCli.get(key) ?? (key in campaign.own ? formatSource({kind: 'file', role: 'campaign', location: campaign.file.locate([key])}) : 'default'),
+  }));
+  return {value: value!, sources};
+}
+
+/** The layers of every `experiments` entry (or of `base` alone), each file validated on its own. */
+async function entryLayers(input: PlanInput, campaign: CampaignFile, keys: CampaignKeys, redactor: Redactor, backendIds: ReadonlySet<string>): Promise<EntryLayers[]> {
+  const files: Array<LayerFile & {entry?: {label: string; index: number}}> = [{role: 'campaign', file: withData(campaign.file, campaign.experimentKeys), schema: 'campaign'}];
+  if (keys.base) files.push({role: 'experiment', file: loadYamlFile(resolve(campaign.dir, keys.base), {cwd: input.cwd})});
+  (keys.experiments ?? []).forEach((e, index) => {
+    const file = isPathEntry(e) ? loadYamlFile(resolve(campaign.dir, e.path), {cwd: input.cwd}) : subFile(campaign.file, ['experiments', index], e);
+    const label = typeof (file.data as {name?: unknown})?.name === 'string' ? String((file.data as {name: string}).name) : isPathEntry(e) ? basename(e.path).replace(/\.ya?ml$/i, '') : `e${index + 1}`;
+    files.push({role: 'entry', file, entry: {label, index}});
+  });
+  const prepared = await prepareLayers(input, files, redactor);
+  throwLayerErrors(prepared.details, campaign.file.path);
+  const dirOf = (file: LoadedFile) => (file.path === campaign.file.path ? campaign.dir : resolve(input.cwd ?? process.cwd(), file.path, '..'));
+  const layers = prepared.layers.map((l) => ({...l, data: absolutePaths(l.data, l.file ? dirOf(l.file) : campaign.dir, backendIds)}));
+  // Gaps, retries and the threshold are campaign keys that every run records among its settings.
+  const own = Object.fromEntries(['gaps', 'retry', 'failure_threshold'].filter((k) => k in campaign.own).map((k) => [k, campaign.own[k]]));
+  const withOwn = layers.map((l) => (l.role === 'campaign' ? dataLayer('campaign', {...l.data, ...own}, campaign.file) : l));
+  const shared = withOwn.filter((l) => l.role !== 'entry');
+  const entryFiles = files.filter((f) => f.entry);
+  if (entryFiles.length === 0) return [{entry: null, label: '', layers: shared}];
+  const entryLayersOnly = withOwn.filter((l) => l.role === 'entry');
+  return entryFiles.map((f, i) => ({entry: isPathEntry(keys.experiments![f.entry!.index]) ? (keys.experiments![f.entry!.index] as {path: string}).path : `experiments[${f.entry!.index}]`, label: f.entry!.label, layers: [...shared, entryLayersOnly[i]!]}));
+}
+
+function isSettingKey(first: string, backendIds: ReadonlySet<string>): boolean {
+  return backendIds.has(first) || (settingKeyNames(backendIds).includes(first) && !CAMPAIGN_KEYS.includes(first));
+}
+
+const EXPERIMENT_KEYS = ['model', 'backend', 'base_url', 'api_key_env', 'gpus', 'workload', 'warmup', 'measure', 'dataset', 'runner', 'docker', 'description'];
+
+function settingKeyNames(backendIds: ReadonlySet<string>): string[] {
+  return [...EXPERIMENT_KEYS, ...backendIds];
+}
+
+function allDropped(campaign: CampaignFile, dropped: Array<{point: string; reasons: string[]}>): Error {
+  return configError(ErrorCodes.configInvalid, `${campaign.file.path}: no grid point resolves to a valid experiment (${dropped.length} dropped)`, ['fix the settings named below; `lem config schema` prints every key'], dropped.slice(0, 20).flatMap((d) => d.reasons.map((r) => ({path: d.point, message: r}))));
+}
+
+/** `runner` and `docker.*` are one value per campaign: configurations that disagree are an error naming them. */
+function oneRunner(configurations: ResolvedExperiment[], campaign: CampaignFile): 'local' | 'docker' {
+  const keyOf = (r: ResolvedExperiment) => stableStringify({runner: r.settings.runner, docker: r.settings.docker});
+  const distinct = new Map(configurations.map((r) => [keyOf(r), r]));
+  if (distinct.size > 1) {
+    const listing = [...distinct.values()].map((r) => `${r.settings.name}: runner ${r.settings.runner}, docker ${JSON.stringify(r.settings.docker)}`);
+    throw configError(ErrorCodes.configInvalid, `${campaign.file.path}: runner and docker settings must be the same for every run of a campaign`, ['set runner: and docker: once, at the top of the campaign file'], listing.map((message) => ({path: 'runner', message})));
+  }
+  const runner = configurations[0]!.settings.runner;
+  if (runner === 'docker') {
+    throw configError('E_RUNNER_UNAVAILABLE', 'the docker runner is not available in this version of lem; a campaign never falls back to local silently', ['--runner local   # or runner: local in the campaign file']);
+  }
+  return runner;
+}
+
+type Shape = Pick<CampaignPlan, 'cycles' | 'order' | 'seed' | 'seedSource' | 'gaps' | 'retry' | 'failureThreshold' | 'runTimeoutS'>;
+
+function campaignShape(keys: {value: CampaignKeys}, first: ResolvedExperiment, resumedSeed: number | undefined): Shape {
+  const k = keys.value;
+  const cycles: CyclesSpec =
+    k.cycles === undefined ? {kind: 'fixed', count: 3} : typeof k.cycles === 'number' ? {kind: 'fixed', count: k.cycles} : {kind: 'adaptive', min: k.cycles.min, max: k.cycles.max, targetCiPct: k.cycles.target_ci_pct, metric: k.cycles.metric};
+  const {gaps, retry, failure_threshold: ft} = first.settings;
+  return {
+    cycles,
+    order: k.order,
+    seed: k.seed ?? resumedSeed ?? randomInt(0, 2 ** 31),
+    seedSource: k.seed === undefined ? 'drawn' : 'file',
+    gaps: {betweenExperimentsS: gaps.between_experiments_s, betweenCyclesS: gaps.between_cycles_s, cooldown: {enabled: gaps.cooldown.enabled, deltaC: gaps.cooldown.delta_c, timeoutS: gaps.cooldown.timeout_s}},
+    retry: {maxAttempts: retry.max_attempts},
+    failureThreshold: {ratio: ft.ratio, scope: ft.scope, minFinished: ft.min_finished, promptTimeoutS: ft.prompt_timeout_s},
+    runTimeoutS: k.run_timeout_s,
+  };
+}
+
+function campaignRunSettings(first: ResolvedExperiment): PlannedSetting[] {
+  return plannedSettings(first).filter((s) => /^(gaps|retry|failure_threshold|runner|docker)\./.test(s.key) || s.key === 'runner');
+}
+
+/** Every run in order, each with the gap before it; adaptive cycles beyond `min` are conditional. */
+function sequence(names: string[], shape: Shape): PlannedRun[] {
+  const count = shape.cycles.kind === 'fixed' ? shape.cycles.count : shape.cycles.max;
+  const order = orderRuns(names, count, shape.order, shape.seed);
+  const gaps = gapsOf(order, shape.order, shape.gaps);
+  const min = shape.cycles.kind === 'adaptive' ? shape.cycles.min : count;
+  return order.map((r, i) => ({
+    key: `${r.configuration}#${r.cycle}`,
+    configuration: r.configuration,
+    cycle: r.cycle,
+    position: i + 1,
+    gapBeforeS: gaps[i]!.gapBeforeS,
+    gapKind: gaps[i]!.gapKind,
+    conditional: r.cycle > min,
+  }));
+}
+
+/**
+ * Seconds one run is expected to take before any has finished: server start, warm-up, settle,
+ * baseline, and the workload (open loop: prompts ÷ rate; closed loop: a guess of 50 tokens/s per
+ * stream). Only the ETA uses it; once runs finish, their mean duration replaces it.
+ */
+export function estimateRunS(resolved: ResolvedExperiment): number {
+  const s = resolved.settings;
+  const prompts = 'n_prompts' in s.dataset && s.dataset.n_prompts ? s.dataset.n_prompts : 100;
+  const rate = s.workload.request_rate;
+  const perRequestS = s.workload.max_output_tokens / 50;
+  const workload = typeof rate === 'number' ? prompts / rate : rate === 'inf' ? perRequestS : (prompts * perRequestS) / s.workload.concurrency;
+  const warmup = (s.warmup.mode === 'fixed' ? s.warmup.requests : s.warmup.min_requests) * perRequestS;
+  return Math.round(5 + warmup + s.measure.idle_settle_s + s.measure.baseline_s + workload);
+}
+
+/** sha256 over what affects measurement: the configurations' settings, cycles, order, seed and gaps. */
+export function planHash(plan: Pick<CampaignPlan, 'configurations' | 'cycles' | 'order' | 'seed' | 'gaps'>): string {
+  const basis = {
+    configurations: plan.configurations.map((c) => [c.name, c.settingsHash]),
+    cycles: plan.cycles,
+    order: plan.order,
+    seed: plan.order === 'shuffled' || plan.order === 'latin_square' ? plan.seed : null,
+    gaps: plan.gaps,
+  };
+  return createHash('sha256').update(stableStringify(basis)).digest('hex');
+}
+
+function planNotes(plan: CampaignPlan, configurations: number, candidates: number): string[] {
+  const notes: string[] = [];
+  const count = plan.cycles.kind === 'fixed' ? plan.cycles.count : plan.cycles.min;
+  if (count < 3) notes.push(`${count} cycle${count === 1 ? '' : 's'}: a confidence interval needs at least 2 values and is wide below 3 cycles; use cycles: 3 or more for figures you publish`);
+  if (candidates > configurations) notes.push(`${candidates - configurations} grid point${candidates - configurations === 1 ? '' : 's'} resolved to settings identical to another and ${candidates - configurations === 1 ? 'was' : 'were'} merged`);
+  if (plan.dropped.length > 0) notes.push(`${plan.dropped.length} grid point${plan.dropped.length === 1 ? '' : 's'} dropped as invalid (listed in the plan)`);
+  return notes;
+}
+
+export function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'campaign';
+}
+
+function timestamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+}
+
+export type {ConfigLayer, Found};

@@ -1,0 +1,125 @@
+/**
+ * A campaign's `sweep`: dotted keys with value lists (axes) and named lists of override maps
+ * (groups of alternatives), crossed into grid points. Each point becomes a settings layer whose
+ * keys are located at the sweep value that set them, so an error or a source names that line.
+ */
+import type {ErrorDetail, SourceLocation} from '@lem/plugin-kit';
+import {configError, ErrorCodes} from '../errors.js';
+import {closest, isPlainObject, type KeyPath} from '../config/paths.js';
+import type {LoadedFile} from '../config/yaml-file.js';
+
+/** One key a point sets, and where in the campaign file that value is written. */
+export interface SweepAssignment {
+  key: string;
+  value: unknown;
+  at: KeyPath;
+}
+
+export interface SweepPoint {
+  assignments: SweepAssignment[];
+}
+
+interface Dimension {
+  /** The alternatives of this dimension; each sets one or more keys. */
+  options: SweepAssignment[][];
+}
+
+/**
+ * The grid points of `sweep`, in a stable order (the first key varies slowest). `isSetting`
+ * tells a dotted key's first segment that names a setting (`workload`, `llamacpp`) from a group
+ * name (`precision`). Without a sweep there is one empty point.
+ */
+export function sweepPoints(sweep: Record<string, unknown[]> | undefined, isSetting: (first: string) => boolean, known: string[], file: LoadedFile): SweepPoint[] {
+  if (!sweep || Object.keys(sweep).length === 0) return [{assignments: []}];
+  const dimensions: Dimension[] = [];
+  const errors: ErrorDetail[] = [];
+  for (const [key, values] of Object.entries(sweep)) {
+    const first = key.split('.')[0]!;
+    if (isSetting(first)) dimensions.push({options: values.map((value, i) => [{key, value, at: ['sweep', key, i]}])});
+    else if (values.every(isPlainObject)) dimensions.push(groupDimension(key, values, isSetting, known, errors));
+    else errors.push(notASetting(key, known, file.locate(['sweep', key], {key: true})));
+  }
+  if (errors.length > 0) {
+    throw configError(ErrorCodes.configInvalid, `${file.path}: the sweep has ${errors.length === 1 ? 'an error' : `${errors.length} errors`}`, [
+      'a sweep key is a dotted setting (workload.concurrency) with a list of values, or a group name with a list of override maps',
+    ], errors);
+  }
+  return cross(dimensions);
+}
+
+function groupDimension(group: string, alternatives: Array<Record<string, unknown>>, isSetting: (first: string) => boolean, known: string[], errors: ErrorDetail[]): Dimension {
+  return {
+    options: alternatives.map((alternative, i) =>
+      Object.entries(alternative).flatMap(([key, value]) => {
+        if (isSetting(key.split('.')[0]!)) return [{key, value, at: ['sweep', group, i, key]}];
+        errors.push({path: `sweep.${group}[${i}].${key}`, message: notASetting(key, known).message});
+        return [];
+      }),
+    ),
+  };
+}
+
+function notASetting(key: string, known: string[], location?: SourceLocation): ErrorDetail {
+  const first = key.split('.')[0]!;
+  const near = closest(first, known);
+  return {
+    path: `sweep.${key}`,
+    message: `"${first}" is not a setting${near ? ` (did you mean "${near}"?)` : ''}; a group of alternatives is a list of override maps`,
+    ...(location ? {location} : {}),
+  };
+}
+
+/** The Cartesian product, first dimension slowest. */
+function cross(dimensions: Dimension[]): SweepPoint[] {
+  let points: SweepAssignment[][] = [[]];
+  for (const {options} of dimensions) {
+    const next: SweepAssignment[][] = [];
+    for (const point of points) for (const option of options) next.push([...point, ...option]);
+    points = next;
+  }
+  return points.map((assignments) => ({assignments}));
+}
+
+/**
+ * The point as a nested settings mapping. A key under a backend's section applies to that
+ * backend only: for a run of another backend it is left out (and listed in `ignored`).
+ */
+export function pointData(point: SweepPoint, backend: string, backendIds: ReadonlySet<string>): {data: Record<string, unknown>; ignored: string[]} {
+  const data: Record<string, unknown> = {};
+  const ignored: string[] = [];
+  for (const {key, value} of point.assignments) {
+    const parts = key.split('.');
+    if (backendIds.has(parts[0]!) && parts[0] !== backend) {
+      ignored.push(key);
+      continue;
+    }
+    let target = data;
+    for (const part of parts.slice(0, -1)) {
+      if (!isPlainObject(target[part])) target[part] = {};
+      target = target[part] as Record<string, unknown>;
+    }
+    target[parts.at(-1)!] = value;
+  }
+  return {data, ignored};
+}
+
+/** Locates a key of the point's layer at the sweep value that set it (or the nearest one above it). */
+export function pointFile(point: SweepPoint, campaign: LoadedFile, data: Record<string, unknown>): LoadedFile {
+  return {
+    path: campaign.path,
+    data,
+    locate(path: KeyPath, options?: {key?: boolean}): SourceLocation {
+      const dotted = path.join('.');
+      const hit =
+        point.assignments.find((a) => a.key === dotted) ??
+        point.assignments.find((a) => dotted.startsWith(`${a.key}.`)) ??
+        point.assignments.find((a) => a.key.startsWith(`${dotted}.`));
+      return campaign.locate(hit ? hit.at : ['sweep'], options);
+    },
+  };
+}
+
+/** `key=value, …` of a point, for listings of dropped points. */
+export function describePoint(point: SweepPoint): string {
+  return point.assignments.map((a) => `${a.key}=${typeof a.value === 'string' ? a.value : JSON.stringify(a.value)}`).join(', ') || '(no sweep)';
+}
