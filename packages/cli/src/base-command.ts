@@ -76,6 +76,19 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
     if (!this.flags?.quiet && !this.jsonEnabled()) this.logToStderr(message);
   }
 
+  /** How progress is drawn: nothing with --quiet or --json, Listr2 on a terminal, plain lines otherwise. */
+  protected displayMode(): 'tty' | 'plain' | 'quiet' {
+    if (this.flags?.quiet || this.jsonEnabled()) return 'quiet';
+    return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
+  }
+
+  /** Returns the result (printed as JSON with --json) and exits with `exitCode` when it is not 0. */
+  protected finish<R>(result: R, exitCode: number): R {
+    if (exitCode === 0) return result;
+    if (this.jsonEnabled()) this.logJson(result);
+    return this.exit(exitCode);
+  }
+
   protected override async catch(error: Interfaces.CommandError): Promise<never> {
     // this.exit() throws an ExitError: let it through untouched.
     if ((error as {code?: string}).code === 'EEXIT') throw error;

@@ -38,11 +38,15 @@ export class PhaseDisplay {
   private readonly tasks = new Map<PhaseName, ListrTaskWrapper<unknown, any, any>>();
   private listr: Listr | null = null;
 
-  constructor(private readonly options: {quiet: boolean; verbose: boolean}) {}
+  /**
+   * `showWarnings`: draw each warning as it comes (a campaign, which prints no result table);
+   * otherwise the result table shows them, once. `tty` overrides the terminal check.
+   */
+  constructor(private readonly options: {quiet: boolean; verbose: boolean; showWarnings?: boolean; tty?: boolean}) {}
 
   start(): Promise<void> {
     if (this.options.quiet) return Promise.resolve();
-    const tty = Boolean(process.stdout.isTTY) && !process.env.CI;
+    const tty = this.options.tty ?? (Boolean(process.stdout.isTTY) && !process.env.CI);
     this.listr = new Listr(
       ORDER.map((phase) => ({
         title: TITLES[phase],
@@ -73,7 +77,7 @@ export class PhaseDisplay {
     if (event.type === 'progress') {
       const t = task(event.phase);
       if (t) t.title = `${TITLES[event.phase]} — ${event.done}/${event.target} requests${event.failed ? `, ${event.failed} failed` : ''}, ${event.outputTokens} tokens`;
-    } else if (event.type === 'warning') {
+    } else if (event.type === 'warning' && this.options.showWarnings) {
       const current = ORDER.map(task).filter(Boolean).at(-1);
       if (current) current.output = `warning ${event.warning.code}: ${event.warning.message}`;
     } else if (event.type === 'server-line' && this.options.verbose) {

@@ -12,6 +12,7 @@ export function renderResultTable(result: ExperimentResult): string {
   lines.push(`${bold(result.experiment.name)}  ${status}`);
   if (!m) {
     if (result.failure) lines.push(result.failure.message);
+    for (const w of result.warnings) lines.push(yellow(`warning ${w.code}: ${w.message}`));
     return lines.join('\n');
   }
   const rows: string[][] = [

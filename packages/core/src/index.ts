@@ -26,3 +26,4 @@ export {computeFigures, deriveWarnings, FIGURES_FAILED, type FigureInput, type F
 export * from './measure/proc-stat.js';
 export * from './flops/index.js';
 export * from './provenance/index.js';
+export * from './campaign/index.js';

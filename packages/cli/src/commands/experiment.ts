@@ -2,14 +2,11 @@ import {dirname, isAbsolute, join, resolve} from 'node:path';
 import {Args, Flags} from '@oclif/core';
 import {
   configError,
-  ExitCode,
   formatSource,
-  killAllServersNow,
   loadYamlFile,
   parseSetFlag,
   resolveExperiment,
   runExperiment,
-  SINGLE_RUN_NOTE,
   type CliSetting,
   type ExperimentEvent,
   type ExperimentResult,
@@ -18,6 +15,7 @@ import {
 import {LemCommand} from '../base-command.js';
 import {formatValue, table, dim} from '../render.js';
 import {PhaseDisplay} from '../phase-display.js';
+import {interruptible} from '../signals.js';
 import {renderResultTable} from '../result-table.js';
 
 export interface ExperimentCommandResult {
@@ -31,7 +29,7 @@ export interface ExperimentCommandResult {
 export default class Experiment extends LemCommand<typeof Experiment> {
   static override summary = 'Run one experiment: start the server, drive the workload, measure energy and latency, write the result.';
   static override description =
-    'Phases: launch → warmup → idle baseline → measure → teardown. The result folder (results/<name>-<timestamp>/) holds result.json, requests.jsonl and timeline.csv; `lem results recompute <folder>` reproduces every figure from them. One run has no confidence interval: repeat it in a campaign for one.';
+    'Phases: launch → warmup → idle baseline → measure → teardown. The result folder (results/<name>-<timestamp>/) holds result.json, requests.jsonl and timeline.csv; `lem results recompute <folder>` reproduces every figure from them. Repetition over cycles belongs to `lem campaign run`.';
   static override examples = [
     '<%= config.bin %> experiment examples/quickstart.yaml',
     '<%= config.bin %> experiment examples/quickstart.yaml --dry-run',
@@ -75,19 +73,7 @@ export default class Experiment extends LemCommand<typeof Experiment> {
     }
 
     const resultsDir = isAbsolute(resolved.settings.results_dir) ? resolved.settings.results_dir : join(project.root, resolved.settings.results_dir);
-    const abort = new AbortController();
-    let interrupts = 0;
-    const onSignal = (signal: NodeJS.Signals) => {
-      interrupts++;
-      if (interrupts > 1) process.exit(ExitCode.interrupted); // a second Ctrl+C kills at once; the server dies with lem (pdeathsig)
-      this.note(`\n${signal}: stopping the experiment and its server (Ctrl+C again to kill at once)`);
-      abort.abort();
-    };
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    for (const s of signals) process.on(s, onSignal);
-    // However lem ends (a second Ctrl+C exits at once), no server of this process outlives it.
-    process.on('exit', killAllServersNow);
-
+    const {signal, dispose} = interruptible((m) => this.note(m), 'the experiment and its server');
     const display = new PhaseDisplay({quiet: this.flags.quiet || this.jsonEnabled(), verbose: this.flags.verbose});
     const onEvent = (e: ExperimentEvent) => display.handle(e);
     let outcome;
@@ -103,11 +89,11 @@ export default class Experiment extends LemCommand<typeof Experiment> {
         plugins: this.config.getPluginsList().map((p) => ({name: p.name, version: p.version})),
         waitForDevicesS: this.flags['wait-for-devices'],
         onEvent,
-        signal: abort.signal,
+        signal,
       }).finally(() => display.finish());
       await shown;
     } finally {
-      for (const s of signals) process.off(s, onSignal);
+      dispose();
     }
     const {result} = outcome;
     if (!this.jsonEnabled() && !this.flags.quiet) {
@@ -115,7 +101,6 @@ export default class Experiment extends LemCommand<typeof Experiment> {
       this.log(renderResultTable(result));
       this.log('');
       this.log(`Result: ${outcome.runDir}`);
-      this.log(dim(SINGLE_RUN_NOTE));
     }
     if (outcome.error) {
       // The run is recorded (result.json says failed, with its category); the error explains it.

@@ -24,13 +24,20 @@ import {
 import {Redactor, substituteEnv} from './secrets.js';
 import type {LoadedFile} from './yaml-file.js';
 
-export type LayerRole = 'cli' | 'experiment' | 'campaign' | 'project';
+/**
+ * Where a layer of settings comes from. A campaign run adds layers between the command line and
+ * the project: its sweep point, its `experiments` entry, its `base` file (role `experiment`) and
+ * the campaign file's own experiment keys.
+ */
+export type LayerRole = 'cli' | 'sweep' | 'entry' | 'experiment' | 'campaign' | 'project';
 
 /** Where an effective setting came from. */
 export type SettingSource =
   | {kind: 'cli'; flag: string}
   | {kind: 'file'; role: Exclude<LayerRole, 'cli'>; location: SourceLocation}
-  | {kind: 'default'};
+  | {kind: 'default'}
+  /** Set by lem itself from other settings, e.g. a campaign's configuration name. */
+  | {kind: 'derived'; by: string};
 
 export interface Setting {
   /** Dotted key, e.g. `workload.concurrency` or `llamacpp.threads`. */
@@ -48,14 +55,15 @@ export interface CliSetting {
   flag: string;
 }
 
-interface Layer {
+/** One layer of settings: data, and where each of its keys is written (to locate errors and sources). */
+export interface ConfigLayer {
   role: LayerRole;
   data: Record<string, unknown>;
   file?: LoadedFile;
   flags?: Map<string, string>;
 }
 
-const PRECEDENCE: LayerRole[] = ['cli', 'experiment', 'campaign', 'project'];
+const PRECEDENCE: LayerRole[] = ['cli', 'sweep', 'entry', 'experiment', 'campaign', 'project'];
 
 /** Keys that belong in another file, with where they go. */
 const MISPLACED_IN_EXPERIMENT: Record<string, string> = {
@@ -64,7 +72,17 @@ const MISPLACED_IN_EXPERIMENT: Record<string, string> = {
   failure_threshold: 'failure_threshold belongs in a campaign file or .lem-config.yaml',
   notifications: 'notifications belong in .lem-config.yaml',
   verbosity: 'verbosity belongs in .lem-config.yaml (or use --quiet / --verbose)',
+  order: 'order belongs in a campaign file',
+  run_timeout_s: 'run_timeout_s belongs in a campaign file',
+  executor: 'executor belongs in a campaign file',
+  slurm: 'slurm belongs in a campaign file',
+  sweep: 'sweep belongs in a campaign file',
+  experiments: 'experiments belong in a campaign file',
+  base: 'base belongs in a campaign file',
 };
+
+/** Keys only a campaign has; in an experiment file each is a located error saying where it goes. */
+export const CAMPAIGN_ONLY_KEYS = ['cycles', 'order', 'seed', 'gaps', 'retry', 'failure_threshold', 'run_timeout_s', 'executor', 'slurm'] as const;
 
 export function formatSource(source: SettingSource): string {
   switch (source.kind) {
@@ -72,6 +90,8 @@ export function formatSource(source: SettingSource): string {
       return source.flag;
     case 'default':
       return 'default';
+    case 'derived':
+      return source.by;
     case 'file': {
       const {file, line, col} = source.location;
       return `${file}${line === undefined ? '' : `:${line}${col === undefined ? '' : `:${col}`}`}`;
@@ -102,7 +122,7 @@ export function parseSetFlag(text: string): CliSetting {
   return {key, value: value ?? raw, flag: `--set ${key}`};
 }
 
-function cliLayer(settings: CliSetting[]): Layer {
+function cliLayer(settings: CliSetting[]): ConfigLayer {
   const data: Record<string, unknown> = {};
   const flags = new Map<string, string>();
   for (const s of settings) {
@@ -130,7 +150,7 @@ function merge(base: unknown, over: unknown): unknown {
   return out;
 }
 
-function mergeLayers(layers: Layer[], pick: (data: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {
+function mergeLayers(layers: ConfigLayer[], pick: (data: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {
   let out: unknown = {};
   for (const role of [...PRECEDENCE].reverse()) {
     for (const layer of layers) if (layer.role === role) out = merge(out, pick(layer.data));
@@ -139,14 +159,14 @@ function mergeLayers(layers: Layer[], pick: (data: Record<string, unknown>) => R
 }
 
 /** The highest-precedence layer holding `path` (or, with `nearest`, its nearest ancestor). */
-function owner(layers: Layer[], path: KeyPath): Layer | undefined {
+function owner(layers: ConfigLayer[], path: KeyPath): ConfigLayer | undefined {
   for (const role of PRECEDENCE) {
     for (const layer of layers) if (layer.role === role && getPath(layer.data, path).found) return layer;
   }
   return undefined;
 }
 
-function sourceOf(layer: Layer | undefined, path: KeyPath): SettingSource {
+function sourceOf(layer: ConfigLayer | undefined, path: KeyPath): SettingSource {
   if (!layer) return {kind: 'default'};
   if (layer.role === 'cli') {
     const dotted = path.join('.');
@@ -160,7 +180,7 @@ function sourceOf(layer: Layer | undefined, path: KeyPath): SettingSource {
 }
 
 /** Where an error about `path` should point: the layer that set it (or its nearest ancestor), else the most specific file. */
-function locateIssue(layers: Layer[], path: KeyPath, key = false): {location?: SourceLocation; flag?: string} {
+function locateIssue(layers: ConfigLayer[], path: KeyPath, key = false): {location?: SourceLocation; flag?: string} {
   for (let n = path.length; n >= 0; n--) {
     const prefix = path.slice(0, n);
     const layer = n === 0 ? undefined : owner(layers, prefix);
@@ -276,7 +296,7 @@ async function standardIssues(schema: StandardSchemaV1, value: unknown): Promise
 }
 
 /** An error detail with the Try lines that fix it, when it has its own. */
-type Found = ErrorDetail & {try?: string[]};
+export type Found = ErrorDetail & {try?: string[]};
 
 function shellWord(word: string): string {
   return /^[\w.,=:/@+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
@@ -287,7 +307,7 @@ function flowValue(value: unknown, separator: string): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function toDetail(issue: Issue, layers: Layer[], prefix: KeyPath = []): Found {
+function toDetail(issue: Issue, layers: ConfigLayer[], prefix: KeyPath = []): Found {
   const path = [...prefix, ...issue.path];
   const dotted = formatPath(path);
   // A missing key has no position of its own: point at the key of the mapping that should hold it.
@@ -325,7 +345,7 @@ function throwIfAny(found: Found[], subject: string, fallbackTry: string[]): voi
   throw configError(ErrorCodes.configInvalid, `${subject} ${details.length === 1 ? 'has an error' : `has ${details.length} errors`}`, tryLines, details);
 }
 
-function fileLayer(role: Exclude<LayerRole, 'cli'>, file: LoadedFile, env: NodeJS.ProcessEnv, redactor: Redactor): Layer {
+function fileLayer(role: Exclude<LayerRole, 'cli'>, file: LoadedFile, env: NodeJS.ProcessEnv, redactor: Redactor): ConfigLayer {
   const data = substituteEnv(file, env, redactor);
   if (!isPlainObject(data)) {
     throw configError(ErrorCodes.configInvalid, `${file.path} must be a mapping of keys to values`, ['see `lem config schema` for the expected shape'], [
@@ -349,17 +369,17 @@ function splitSections(data: Record<string, unknown>, registry: Registry): {core
  * A plugin section of one file, checked by the plugin's schema. Keys the file does not give may
  * come from another layer, so only problems with what it gives are reported here.
  */
-async function givenSectionDetails(schema: StandardSchemaV1, section: unknown, layers: Layer[], prefix: KeyPath): Promise<Found[]> {
+async function givenSectionDetails(schema: StandardSchemaV1, section: unknown, layers: ConfigLayer[], prefix: KeyPath): Promise<Found[]> {
   const {issues} = await standardIssues(schema, section ?? {});
   return issues.filter((i) => i.path.length === 0 || getPath(section, i.path).found).map((i) => toDetail(i, layers, prefix));
 }
 
 /** Validates one file on its own: core keys by `schema`, backend sections by their plugin. */
-async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Registry): Promise<Found[]> {
+async function validateFileLayer(layer: ConfigLayer, schema: z.ZodType, registry: Registry): Promise<Found[]> {
   const {core, sections} = splitSections(layer.data, registry);
   const details: Found[] = [];
   const layers = [layer];
-  if (layer.role === 'experiment') {
+  if (layer.role === 'experiment' || layer.role === 'entry') {
     for (const key of Object.keys(core)) {
       if ((REPETITION_KEYS as readonly string[]).includes(key)) {
         details.push({
@@ -368,8 +388,9 @@ async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Regi
           location: layer.file!.locate([key], {key: true}),
         });
         delete core[key];
-      } else if (MISPLACED_IN_EXPERIMENT[key]) {
-        details.push({path: key, message: `${MISPLACED_IN_EXPERIMENT[key]}, not in an experiment file`, location: layer.file!.locate([key], {key: true})});
+      } else if (MISPLACED_IN_EXPERIMENT[key] || key === 'seed') {
+        const why = MISPLACED_IN_EXPERIMENT[key] ?? 'a top-level seed orders a campaign\'s runs and belongs in a campaign file (workload.seed and dataset.seed seed one run)';
+        details.push({path: key, message: `${why}, not in an experiment file`, location: layer.file!.locate([key], {key: true})});
         delete core[key];
       }
     }
@@ -410,7 +431,7 @@ async function validateFileLayer(layer: Layer, schema: z.ZodType, registry: Regi
   return details;
 }
 
-function settingsFrom(output: Record<string, unknown>, layers: Layer[], redactor: Redactor, prefix: string[] = []): Setting[] {
+function settingsFrom(output: Record<string, unknown>, layers: ConfigLayer[], redactor: Redactor, prefix: string[] = []): Setting[] {
   return leaves(output, prefix).map(({path, value}) => ({
     key: path.join('.'),
     value: redactor.deep(value),
@@ -467,7 +488,7 @@ export interface ResolvedExperiment {
 export async function resolveProject(input: ResolveInput): Promise<ResolvedProject> {
   const env = input.env ?? process.env;
   const redactor = new Redactor();
-  const layers: Layer[] = [];
+  const layers: ConfigLayer[] = [];
   if (input.projectFile) layers.push(fileLayer('project', input.projectFile, env, redactor));
   if (input.cli?.length) layers.push(cliLayer(input.cli));
 
@@ -510,46 +531,105 @@ export async function resolveProject(input: ResolveInput): Promise<ResolvedProje
 export async function resolveExperiment(input: ResolveInput & {experimentFile: LoadedFile}): Promise<ResolvedExperiment> {
   const env = input.env ?? process.env;
   const redactor = new Redactor();
-  const layers: Layer[] = [];
+  const prepared = await prepareLayers(input, [{role: 'experiment', file: input.experimentFile}], redactor);
+  const repetition = prepared.details.find((d) => d.message.includes('E_CONFIG_REPETITION'));
+  if (repetition && prepared.details.length === 1) {
+    throw configError(ErrorCodes.repetition, `${input.experimentFile.path} asks for repetition, which belongs to campaigns`, [
+      `put this experiment in a campaign file (experiments: [${input.experimentFile.path}], cycles: N) and run \`lem campaign run <campaign.yaml>\``,
+    ], [{path: repetition.path, message: repetition.message.replace(' (E_CONFIG_REPETITION)', ''), location: repetition.location}]);
+  }
+  throwIfAny(prepared.details, input.experimentFile.path, ['fix the keys shown; `lem config schema` prints every key with its description']);
+  const layers = input.cli?.length ? [...prepared.layers, cliLayer(input.cli)] : prepared.layers;
+  const name = input.experimentFile.path.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');
+  return resolveLayers({registry: input.registry, layers, env, redactor, subject: input.experimentFile.path, defaultName: name});
+}
+
+/** A file to read as a layer: the whole file, or the mapping at `at` inside it (a campaign's inline experiment). */
+export interface LayerFile {
+  role: Exclude<LayerRole, 'cli'>;
+  file: LoadedFile;
+  /** Which schema checks it on its own: experiment keys (default) or `.lem-config.yaml`'s. */
+  schema?: 'experiment' | 'project' | 'campaign';
+}
+
+/**
+ * Reads each file as a layer (environment substituted) and validates it on its own, collecting
+ * the errors of every file so that one run shows all of them. `.lem-config.yaml` is added first
+ * when the input has one.
+ */
+export async function prepareLayers(input: ResolveInput, files: LayerFile[], redactor: Redactor): Promise<{layers: ConfigLayer[]; details: Found[]}> {
+  const env = input.env ?? process.env;
+  const layers: ConfigLayer[] = [];
   const details: Found[] = [];
-  // Collect errors of every file before failing, so one run shows all of them.
-  const collect = async (role: Exclude<LayerRole, 'cli'>, file: LoadedFile, schema: z.ZodType) => {
+  const all: LayerFile[] = input.projectFile ? [{role: 'project', file: input.projectFile, schema: 'project'}, ...files] : files;
+  for (const {role, file, schema} of all) {
     try {
       const layer = fileLayer(role, file, env, redactor);
       layers.push(layer);
-      details.push(...(await validateFileLayer(layer, schema, input.registry)));
+      details.push(...(await validateFileLayer(layer, FILE_SCHEMAS[schema ?? 'experiment'], input.registry)));
     } catch (error) {
       const {details: d, try: tryLines} = error as {details?: ErrorDetail[]; try?: string[]};
       if (!d) throw error;
       details.push(...d.map((detail) => ({...detail, ...(tryLines?.length ? {try: tryLines} : {})})));
     }
-  };
-  if (input.projectFile) await collect('project', input.projectFile, projectConfigSchema);
-  await collect('experiment', input.experimentFile, experimentFileSchema);
-  if (input.cli?.length) layers.push(cliLayer(input.cli));
-  const repetition = details.find((d) => d.message.includes('E_CONFIG_REPETITION'));
-  if (repetition && details.length === 1) {
-    throw configError(ErrorCodes.repetition, `${input.experimentFile.path} asks for repetition, which belongs to campaigns`, [
-      `put this experiment in a campaign file (experiments: [${input.experimentFile.path}], cycles: N) and run \`lem campaign run <campaign.yaml>\``,
-    ], [{path: repetition.path, message: repetition.message.replace(' (E_CONFIG_REPETITION)', ''), location: repetition.location}]);
   }
-  throwIfAny(details, input.experimentFile.path, ['fix the keys shown; `lem config schema` prints every key with its description']);
+  return {layers, details};
+}
 
+const FILE_SCHEMAS: Record<NonNullable<LayerFile['schema']>, z.ZodType> = {
+  experiment: experimentFileSchema,
+  project: projectConfigSchema,
+  campaign: experimentFileSchema.omit({name: true}),
+};
+
+/** A layer of settings that no file holds as such (a sweep point), located through `file`. */
+export function dataLayer(role: Exclude<LayerRole, 'cli'>, data: Record<string, unknown>, file: LoadedFile): ConfigLayer {
+  return {role, data, file};
+}
+
+/** The command line as a layer (`--set`, `--runner`, …). */
+export function commandLineLayer(settings: CliSetting[]): ConfigLayer {
+  return cliLayer(settings);
+}
+
+/** Validates `data` (a part of `file`, or all of it) by `schema`: the parsed value, or located errors. */
+export function parseLocated<S extends z.ZodType>(schema: S, data: unknown, file: LoadedFile): {value?: z.output<S>; details: Found[]} {
+  const parsed = schema.safeParse(data);
+  if (parsed.success) return {value: parsed.data, details: []};
+  const layers: ConfigLayer[] = [{role: 'campaign', data: isPlainObject(data) ? data : {}, file}];
+  return {details: zodIssues(parsed.error, schema, data).map((i) => toDetail(i, layers))};
+}
+
+/** Throws the errors the layers' own validation found (E_CONFIG_INVALID, each located), if any. */
+export function throwLayerErrors(details: ErrorDetail[], subject: string): void {
+  throwIfAny(details as Found[], subject, ['fix the keys shown; `lem config schema` prints every key with its description']);
+}
+
+/**
+ * Merges validated layers (highest precedence first by role) and resolves the experiment they
+ * make: defaults applied, cross-key checks, every setting with its source, the backend's section
+ * validated by its plugin.
+ */
+export async function resolveLayers(input: {
+  registry: Registry;
+  layers: ConfigLayer[];
+  env: NodeJS.ProcessEnv;
+  redactor: Redactor;
+  subject: string;
+  /** The name when no layer gives one. */
+  defaultName: string;
+}): Promise<ResolvedExperiment> {
+  const {layers, redactor, env, subject} = input;
   const merged = mergeLayers(layers, (d) => splitSections(d, input.registry).core);
   const parsed = experimentSettingsSchema.safeParse(merged);
   if (!parsed.success) {
-    throwIfAny(
-      zodIssues(parsed.error, experimentSettingsSchema, merged).map((i) => toDetail(i, layers)),
-      input.experimentFile.path,
-      ['add or fix the keys shown; `lem config schema` prints every key with its description'],
-    );
+    throwIfAny(zodIssues(parsed.error, experimentSettingsSchema, merged).map((i) => toDetail(i, layers)), subject, [
+      'add or fix the keys shown; `lem config schema` prints every key with its description',
+    ]);
   }
   const data = parsed.data!;
-  const name = data.name ?? input.experimentFile.path.replace(/^.*[\\/]/, '').replace(/\.ya?ml$/i, '');
-  const settings = {...data, name};
-
-  const crossIssues = openaiIssues(settings, env);
-  throwIfAny(crossIssues.map((i) => toDetail(i, layers)), input.experimentFile.path, ['fix the keys shown']);
+  const settings = {...data, name: data.name ?? input.defaultName};
+  throwIfAny(openaiIssues(settings, env).map((i) => toDetail(i, layers)), subject, ['fix the keys shown']);
   const sources = settingsFrom(settings, layers, redactor);
   if (settings.backend === OPENAI_BACKEND) {
     // An endpoint that is already running: measured the same way, with no runner and no plugin.
@@ -562,7 +642,6 @@ export async function resolveExperiment(input: ResolveInput & {experimentFile: L
   const section = mergeLayers(layers, (d) => (isPlainObject(d[id]) ? {[id]: d[id]} : {}))[id] ?? {};
   const {value: backendConfig, issues} = await standardIssues(backend.contribution.configSchema, section);
   throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} settings`, ['fix the values shown']);
-
   if (isPlainObject(backendConfig)) sources.push(...settingsFrom(backendConfig, layers, redactor, [id]));
   return {settings, backend, backendConfig, sources, redactor};
 }

@@ -12,6 +12,7 @@ import type {Sampler} from '../meters/index.js';
 import type {Runner} from '../runner/types.js';
 import {RequestLog, RUN_FILES} from '../results/run-files.js';
 import type {PhaseRecord, ResultWarning} from '../results/result.js';
+import type {CampaignContext} from '../campaign/types.js';
 
 export type ExperimentEvent =
   | {type: 'start'; name: string; runDir: string; backend: string}
@@ -46,6 +47,10 @@ export interface RunExperimentOptions {
   runner?: Runner;
   /** Picks the port a server is told to listen on (default: a free one from the kernel). */
   pickPort?: () => Promise<number>;
+  /** The run folder's name under `resultsDir` (default: `<name>-<UTC timestamp>`); a campaign names its runs `<configuration>-c<cycle>-t<try>`. */
+  runDirName?: string;
+  /** The campaign this run belongs to, recorded in result.json. */
+  campaign?: CampaignContext;
   /** The figures step (default: figures.ts); injectable so that a failing computation can be shown to lose nothing. */
   computeFigures?: typeof import('./figures.js').computeFigures;
 }
@@ -87,7 +92,7 @@ function timestamp(date = new Date()): string {
 /** Creates the run folder and its request log; nothing has started yet. */
 export function openRun(opts: RunExperimentOptions): Run {
   const {settings} = opts.resolved;
-  const runDir = join(opts.resultsDir, `${settings.name}-${timestamp()}`);
+  const runDir = join(opts.resultsDir, opts.runDirName ?? `${settings.name}-${timestamp()}`);
   mkdirSync(runDir, {recursive: true});
   const {t0Ns, anchor} = makeAnchor();
   const abort = new AbortController();

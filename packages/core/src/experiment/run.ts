@@ -174,6 +174,7 @@ async function writeRun(run: Run, held: Held, out: Outputs, figures: Figures | n
     client: {eventLoopDelay: out.measured?.eventLoopDelay ?? null, clientCpuS: out.measured?.clientCpuS ?? null, pinning: held.devices?.pinning ?? null},
     metrics,
     warnings: run.warnings,
+    campaign: run.opts.campaign ?? null,
   });
   writeResultFile(run.runDir, result);
   return result;

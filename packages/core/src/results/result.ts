@@ -9,6 +9,7 @@ import type {ChannelInfo, JitterStats, ReadError} from '../meters/index.js';
 import type {EnvironmentInfo, Pinning} from '../experiment/environment.js';
 import type {ModelInfo} from '../flops/index.js';
 import type {Provenance} from '../provenance/index.js';
+import type {CampaignContext} from '../campaign/types.js';
 import {METRIC_DEFINITIONS, type PhaseEnergyInput, type RunMetrics} from '../experiment/metrics.js';
 
 /** Bumped on any incompatible change to result.json; readers refuse versions they do not know. */
@@ -97,13 +98,17 @@ export interface ExperimentResult {
   metrics: RunMetrics | null;
   definitions: Record<string, string>;
   warnings: ResultWarning[];
+  /**
+   * Set when the run is part of a campaign: which campaign, configuration, cycle and attempt.
+   * (The confidence interval a single run lacks is a campaign's business: no experiment result
+   * speaks of it.)
+   */
+  campaign: CampaignContext | null;
   notes: string[];
 }
 
-export const SINGLE_RUN_NOTE = 'This is a single run: it has no confidence interval. Repeat it in a campaign (cycles ≥ 3) to get one.';
-
 /** The parts of a result a run assembles; buildResult adds the version, definitions and notes, and redacts. */
-export type ResultParts = Omit<ExperimentResult, 'schemaVersion' | 'settings' | 'experiment' | 'definitions' | 'notes'>;
+export type ResultParts = Omit<ExperimentResult, 'schemaVersion' | 'settings' | 'experiment' | 'definitions' | 'notes' | 'campaign'> & {campaign?: CampaignContext | null};
 
 export function buildResult(resolved: ResolvedExperiment, experimentFile: string | null, parts: ResultParts): ExperimentResult {
   const redact = <T>(v: T) => resolved.redactor.deep(v);
@@ -128,6 +133,7 @@ export function buildResult(resolved: ResolvedExperiment, experimentFile: string
     metrics: parts.metrics,
     definitions: METRIC_DEFINITIONS,
     warnings: parts.warnings,
-    notes: [SINGLE_RUN_NOTE],
+    campaign: parts.campaign ?? null,
+    notes: [],
   };
 }

@@ -1,0 +1,145 @@
+import type {CampaignEvent, CampaignPlan, CampaignReport, CampaignContext} from '@lem/core';
+import {PhaseDisplay} from './phase-display.js';
+import {bold, dim, green, red, table, yellow} from './render.js';
+
+export type DisplayMode = 'tty' | 'plain' | 'quiet';
+
+/** `1h 02m`, `4m 05s`, `12s`. */
+export function duration(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '—';
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+/**
+ * Draws a campaign from core's events: a header per cycle (per configuration in `grouped`
+ * order), a line per run with the campaign and its place in it, the run's phases (Listr2 on a
+ * TTY, plain lines without one), a countdown in gaps, and a red mark with the category for a
+ * failure. `quiet` draws nothing (everything is in campaign.log).
+ */
+export class CampaignDisplay {
+  private phases: PhaseDisplay | null = null;
+  private shown: Promise<void> = Promise.resolve();
+  private countdown: NodeJS.Timeout | null = null;
+  private plan: CampaignPlan | null = null;
+
+  constructor(
+    private readonly mode: DisplayMode,
+    private readonly out: (line: string) => void,
+    private readonly verbose: boolean,
+  ) {}
+
+  handle(event: CampaignEvent): void {
+    if (this.mode === 'quiet') return;
+    switch (event.type) {
+      case 'campaign-start':
+        return this.start(event);
+      case 'cycle':
+        this.out(bold(event.configuration ? `\n=== Configuration ${event.configuration} ===` : `\n=== Cycle ${event.cycle} of ${event.cycles} ===`));
+        return;
+      case 'gap':
+        return this.gap(event);
+      case 'run-start':
+        this.stopCountdown();
+        this.out(runLine(event.context, event.run.configuration, event.etaS));
+        this.phases = new PhaseDisplay({quiet: false, verbose: this.verbose, showWarnings: true, tty: this.mode === 'tty'});
+        this.shown = this.phases.start();
+        return;
+      case 'experiment':
+        this.phases?.handle(event.event);
+        return;
+      case 'run-end':
+        return void this.runEnd(event);
+      case 'skip':
+        this.out(dim(`skipped ${event.keys.length} run${event.keys.length === 1 ? '' : 's'}: ${event.reason}`));
+        return;
+      case 'threshold':
+        this.out(yellow(`failure threshold: ${event.failed} of ${event.finished} runs failed (${(event.ratio * 100).toFixed(0)} %) in scope ${event.scope}: ${event.decision === 'stop' ? 'stopping' : 'continuing'}`));
+        return;
+      case 'campaign-end':
+        this.stopCountdown();
+    }
+  }
+
+  /** Resolves once the last run's phase display has drawn its end. */
+  async settled(): Promise<void> {
+    this.stopCountdown();
+    await this.shown;
+  }
+
+  private start(event: Extract<CampaignEvent, {type: 'campaign-start'}>): void {
+    this.plan = event.plan;
+    const p = event.plan;
+    this.out(`${bold(`Campaign ${p.name}`)} ${dim(p.id)}${event.resumed ? ' (resumed)' : ''}: ${p.configurations.length} configuration${p.configurations.length === 1 ? '' : 's'} × ${cyclesText(p)} = ${p.runs.length} runs, order ${p.order}`);
+    for (const note of event.notes) this.out(yellow(`note: ${note}`));
+    this.out(dim(`state: ${event.stateDir}   results: ${p.resultsDir}`));
+  }
+
+  private gap(event: Extract<CampaignEvent, {type: 'gap'}>): void {
+    const what = event.kind === 'cycles' ? 'between cycles' : event.kind === 'retry' ? 'before the retry' : 'between experiments';
+    if (this.mode === 'plain') {
+      this.out(dim(`gap ${duration(event.seconds)} ${what}`));
+      return;
+    }
+    const draw = () => process.stdout.write(`\r${dim(`gap ${what}: ${duration((event.endsAtMs - Date.now()) / 1000)} left`)}\u001B[K`);
+    draw();
+    this.countdown = setInterval(draw, 1000);
+  }
+
+  private stopCountdown(): void {
+    if (!this.countdown) return;
+    clearInterval(this.countdown);
+    this.countdown = null;
+    process.stdout.write('\r\u001B[K');
+  }
+
+  private async runEnd(event: Extract<CampaignEvent, {type: 'run-end'}>): Promise<void> {
+    this.phases?.finish();
+    await this.shown;
+    this.phases = null;
+    const where = `${event.run.configuration} cycle ${event.run.cycle}`;
+    if (event.status === 'completed') this.out(`${green('✓')} ${where} ${dim(`${duration(event.durationS)}${event.adopted ? ', adopted' : ''}`)}`);
+    else if (event.status === 'interrupted') this.out(`${yellow('■')} ${where}: interrupted`);
+    else this.out(`${red(`✗ ${event.category}: ${event.code}`)} ${where}: ${event.message ?? ''}${event.willRetry ? dim(' (will retry)') : ''}\n  ${dim(event.runDir)}`);
+  }
+
+  get campaign(): CampaignPlan | null {
+    return this.plan;
+  }
+}
+
+function cyclesText(plan: CampaignPlan): string {
+  return plan.cycles.kind === 'fixed' ? `${plan.cycles.count} cycle${plan.cycles.count === 1 ? '' : 's'}` : `${plan.cycles.min}–${plan.cycles.max} cycles (adaptive, ${plan.cycles.metric} CI ≤ ${plan.cycles.targetCiPct} %)`;
+}
+
+/** `[tiny-sweep tiny-sweep-20261202T…] conc4-par1  cycle 2/3  run 5/12  ETA 4m 05s` */
+export function runLine(c: CampaignContext, configuration: string, etaS: number | null): string {
+  return `${dim(`[${c.name} ${c.id}]`)} ${bold(configuration)}  cycle ${c.cycle}/${c.cycles}  run ${c.position}/${c.total}${c.attempt > 1 ? `  attempt ${c.attempt}` : ''}  ETA ${duration(etaS)}`;
+}
+
+/** The end-of-campaign summary: counts, energy and time, per-configuration mean ± CI, the best per metric, the failures. */
+export function renderCampaignSummary(report: CampaignReport, summaryPath: string): string {
+  const lines: string[] = [];
+  const c = report.counts;
+  lines.push(bold(`\nCampaign ${report.campaign.name}: ${report.campaign.status}${report.campaign.stopReason ? ` (${report.campaign.stopReason})` : ''}`));
+  lines.push(`${c.completed ?? 0} completed, ${c.failed ?? 0} failed, ${c.skipped ?? 0} skipped, ${(c.pending ?? 0) + (c.interrupted ?? 0) + (c.running ?? 0)} left; energy ${report.totalEnergyJ === null ? '—' : `${report.totalEnergyJ.toFixed(2)} J`}; run time ${duration(report.runTimeS)}, wall time ${duration(report.wallTimeS)}`);
+  const metric = (name: string, id: string) => report.summary.configurations.find((x) => x.name === name)?.metrics[id as never] ?? null;
+  const cell = (name: string, id: string, scale: number, digits: number) => {
+    const s = metric(name, id) as {mean: number; halfWidth: number | null; n: number} | null;
+    return s ? `${(s.mean * scale).toFixed(digits)} ± ${s.halfWidth === null ? '—' : (s.halfWidth * scale).toFixed(digits)}` : '—';
+  };
+  const rows = report.summary.configurations.map((x) => [x.name, String((metric(x.name, 'energyPerOutputTokenJ') as {n: number} | null)?.n ?? 0), cell(x.name, 'energyPerOutputTokenJ', 1000, 4), cell(x.name, 'outputTokensPerS', 1, 1), cell(x.name, 'ttftP50Ms', 1, 2), cell(x.name, 'itlP50Ms', 1, 3)]);
+  lines.push(table(['CONFIGURATION', 'N', 'mJ/OUTPUT TOKEN', 'OUTPUT TOKENS/S', 'TTFT P50 MS', 'ITL P50 MS'], rows));
+  lines.push(dim('mean ± 95 % CI half-width (Student t) across cycles'));
+  const best = Object.entries(report.summary.best).filter(([, name]) => name !== null);
+  if (best.length > 0) lines.push(`best: ${best.map(([id, name]) => `${id} ${name}`).join(', ')}`);
+  if (report.envChanges.length > 0) lines.push(yellow(`environment changed during the campaign: ${report.envChanges.map((e) => `${e.at}: ${e.changes.join('; ')}`).join(' | ')}`));
+  if (report.failures.length > 0) {
+    lines.push(red('failures:'));
+    for (const f of report.failures) lines.push(`  ${f.key}  ${f.category}: ${f.code}  ${f.message ?? ''}\n    ${dim(f.serverLog ?? f.runDir ?? '')}`);
+  }
+  lines.push(`summary: ${summaryPath}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,59 @@
+import {join} from 'node:path';
+import {runCampaign, type CampaignOutcome, type CampaignStore, type Planned} from '@lem/core';
+import {CampaignDisplay, renderCampaignSummary, type DisplayMode} from './campaign-display.js';
+import {interruptible} from './signals.js';
+import {askThreshold} from './threshold-prompt.js';
+
+export interface SessionInput {
+  planned: Planned;
+  store: CampaignStore;
+  resumed: boolean;
+  notes: string[];
+  retryFailed: boolean;
+  /** `quiet` for --quiet and --json: nothing on the console, and no one to ask. */
+  mode: DisplayMode;
+  verbose: boolean;
+  cacheDir: string;
+  projectRoot: string;
+  plugins: Array<{name: string; version: string}>;
+  waitForDevicesS: number;
+  out: (line: string) => void;
+  note: (line: string) => void;
+}
+
+/**
+ * Runs a started or resumed campaign with its display, its signals and its threshold prompt
+ * (only with a human at a terminal), then prints the summary. The lock is released however it ends.
+ */
+export async function campaignSession(input: SessionInput): Promise<CampaignOutcome> {
+  const display = new CampaignDisplay(input.mode, input.out, input.verbose);
+  const {signal, dispose} = interruptible(input.note, 'the campaign and its running experiment');
+  const interactive = input.mode !== 'quiet' && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
+  try {
+    const outcome = await runCampaign({
+      store: input.store,
+      resolved: input.planned.resolved,
+      shared: {
+        baseDir: join(input.planned.plan.file, '..'),
+        projectRoot: input.projectRoot,
+        cacheDir: input.cacheDir,
+        experimentFile: input.planned.plan.file,
+        plugins: input.plugins,
+        waitForDevicesS: input.waitForDevicesS,
+      },
+      onEvent: (e) => display.handle(e),
+      signal,
+      decideThreshold: interactive ? askThreshold : undefined,
+      retryFailed: input.retryFailed,
+      resumed: input.resumed,
+      notes: input.notes,
+    });
+    await display.settled();
+    if (input.mode !== 'quiet') input.out(renderCampaignSummary(outcome.report, outcome.summaryPath));
+    if (outcome.status === 'interrupted' || outcome.status === 'stopped') input.note(`resume with: lem resume ${input.store.plan.id}`);
+    return outcome;
+  } finally {
+    dispose();
+    input.store.close();
+  }
+}

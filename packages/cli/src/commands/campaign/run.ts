@@ -1,0 +1,86 @@
+import {join} from 'node:path';
+import {Args, Flags} from '@oclif/core';
+import {parseSetFlag, planCampaign, startCampaign, type CampaignPlan, type CampaignReport, type CliSetting} from '@lem/core';
+import {LemCommand} from '../../base-command.js';
+import {campaignSession} from '../../campaign-session.js';
+import {renderPlan} from '../../plan-render.js';
+
+export interface CampaignRunResult {
+  dryRun: boolean;
+  plan: CampaignPlan;
+  notes: string[];
+  status?: string;
+  exitCode?: number;
+  summaryPath?: string;
+  report?: CampaignReport;
+}
+
+export default class CampaignRun extends LemCommand<typeof CampaignRun> {
+  static override summary = 'Run a campaign: every configuration of a grid, repeated over cycles with thermal gaps, with means, confidence intervals and paired differences.';
+  static override description =
+    'State lives in .lem-state/<id>/ (plan, manifest, journal, progress, log); results in results/<id>/ (every run, summary.json, summary.csv, comparisons.csv). Ctrl+C stops resumably (`lem resume`). Exit codes: 0 all completed, 1 some runs failed, 2 a config error (nothing ran), 3 stopped at the failure threshold, 130 interrupted.';
+  static override examples = [
+    '<%= config.bin %> campaign run examples/tiny-campaign.yaml --dry-run',
+    '<%= config.bin %> campaign run examples/tiny-campaign.yaml',
+    '<%= config.bin %> campaign run sweep.yaml --set cycles=5 --set gaps.between_experiments_s=30 --quiet',
+  ];
+
+  static override args = {file: Args.string({description: 'The campaign file (YAML).', required: true})};
+
+  static override flags = {
+    'dry-run': Flags.boolean({description: 'Print the plan: every run in order with its gap, what varies, every setting with its source, and the ETA; run nothing.'}),
+    fresh: Flags.boolean({description: "Start a new campaign even though this file's last one is unfinished."}),
+    runner: Flags.option({options: ['local', 'docker'] as const, description: 'Where servers run.'})(),
+    'container-strategy': Flags.option({options: ['ephemeral', 'persistent'] as const, description: 'Containers per experiment, or one long-lived container per backend (runner docker).'})(),
+    'results-dir': Flags.string({description: 'Where results/<id>/ is written (default: results/ under the project root).'}),
+    set: Flags.string({description: 'Set any setting by dotted key for every run (or a campaign key: cycles=5), repeatable.', multiple: true}),
+    yes: Flags.boolean({char: 'y', description: 'Answer yes to confirmations (persistent containers).'}),
+    'wait-for-devices': Flags.integer({description: 'Wait up to this many seconds for another lem run to free the devices.', min: 0, default: 0}),
+  };
+
+  public async run(): Promise<CampaignRunResult> {
+    const registry = await this.registry();
+    const project = this.project();
+    const input = {
+      registry,
+      campaignPath: this.args.file,
+      projectFile: this.projectFile(project),
+      projectRoot: project.root,
+      cli: this.cliSettings(),
+      cacheDir: join(this.config.cacheDir, 'datasets'),
+      plugins: this.config.getPluginsList().map((p) => ({name: p.name, version: p.version})),
+    };
+    if (this.flags['dry-run']) {
+      const {plan, notes} = await planCampaign(input);
+      this.say(renderPlan(plan, notes));
+      return {dryRun: true, plan, notes};
+    }
+    const {planned, store} = await startCampaign({...input, fresh: this.flags.fresh});
+    const outcome = await campaignSession({
+      planned,
+      store,
+      resumed: false,
+      notes: planned.notes,
+      retryFailed: true,
+      mode: this.displayMode(),
+      verbose: this.flags.verbose,
+      cacheDir: input.cacheDir,
+      projectRoot: project.root,
+      plugins: input.plugins,
+      waitForDevicesS: this.flags['wait-for-devices'],
+      out: (line) => this.say(line),
+      note: (line) => this.note(line),
+    });
+    const result: CampaignRunResult = {dryRun: false, plan: planned.plan, notes: planned.notes, status: outcome.status, exitCode: outcome.exitCode, summaryPath: outcome.summaryPath, report: outcome.report};
+    return this.finish(result, outcome.exitCode);
+  }
+
+  private cliSettings(): CliSetting[] {
+    const cli: CliSetting[] = [];
+    if (this.flags.runner) cli.push({key: 'runner', value: this.flags.runner, flag: '--runner'});
+    if (this.flags['container-strategy']) cli.push({key: 'docker.strategy', value: this.flags['container-strategy'], flag: '--container-strategy'});
+    if (this.flags['results-dir']) cli.push({key: 'results_dir', value: this.flags['results-dir'], flag: '--results-dir'});
+    for (const s of this.flags.set ?? []) cli.push(parseSetFlag(s));
+    return cli;
+  }
+}
