@@ -58,6 +58,8 @@ export class PhaseDisplay {
       {
         concurrent: false,
         exitOnError: true,
+        // lem handles Ctrl+C itself (stop the run, save state, exit 130); Listr2's own handler would exit 127 at once.
+        registerSignalListeners: false,
         renderer: tty ? 'default' : 'simple',
         rendererOptions: tty ? {lazy: false} : {},
       } as never,

@@ -21,6 +21,7 @@ export * from './experiment/environment.js';
 export {runExperiment, MAX_FAILED_FRACTION, type ExperimentEvent, type RunExperimentOptions, type ExperimentOutcome} from './experiment/run.js';
 export * from './results/result.js';
 export {readRunFiles, RequestLog, RUN_FILES, writeResultFile, type RunFiles} from './results/run-files.js';
+export {listResults, findResult, type ResultEntry} from './results/catalog.js';
 export {recomputeRun, type Recomputed} from './experiment/recompute.js';
 export {computeFigures, deriveWarnings, FIGURES_FAILED, type FigureInput, type Figures} from './experiment/figures.js';
 export * from './measure/proc-stat.js';
