@@ -52,6 +52,11 @@ export class CampaignDisplay {
         return;
       case 'run-end':
         return void this.runEnd(event);
+      case 'cooldown': {
+        const r = event.result;
+        this.out(dim(`cool-down to ${r.targetC} °C: ${r.cooledDown ? `reached in ${duration(r.waitedS)}` : `not reached (${r.reason}) after ${duration(r.waitedS)}, ${r.endC ?? '—'} °C`}`));
+        return;
+      }
       case 'skip':
         this.out(dim(`skipped ${event.keys.length} run${event.keys.length === 1 ? '' : 's'}: ${event.reason}`));
         return;

@@ -4,6 +4,7 @@
  */
 import type {FailureCategory} from '../errors.js';
 import type {ExperimentEvent} from '../experiment/context.js';
+import type {CooldownResult} from '../provenance/index.js';
 import type {CampaignPlan, CampaignStatus, CampaignContext, PlannedRun} from './types.js';
 
 export type CampaignEvent =
@@ -26,6 +27,7 @@ export type CampaignEvent =
       willRetry: boolean;
       adopted: boolean;
     }
+  | {type: 'cooldown'; before: string; idleC: number; result: CooldownResult}
   | {type: 'skip'; keys: string[]; reason: string}
   | {type: 'threshold'; scope: string; failed: number; finished: number; ratio: number; decision: 'continue' | 'stop'}
   | {type: 'campaign-end'; status: CampaignStatus; reason: string | null};

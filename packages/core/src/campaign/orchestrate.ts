@@ -8,6 +8,7 @@ import type {ResolvedExperiment} from '../config/resolve.js';
 import type {runExperiment} from '../experiment/run.js';
 import {join} from 'node:path';
 import {crashPoint} from './crash.js';
+import {makeCooler, type Cooler} from './cooldown.js';
 import {adaptiveCheck, etaS, headerAt, needsRun, retryDue, thresholdCrossed} from './decisions.js';
 import {runAttempt, type SharedRunOptions} from './dispatch.js';
 import type {CampaignEvent, ThresholdDecision, ThresholdQuestion} from './events.js';
@@ -32,6 +33,8 @@ export interface CampaignRunOptions {
   notes?: string[];
   /** Test seam: the experiment (default: the real pipeline). */
   runExperiment?: typeof runExperiment;
+  /** NVML library for the cool-down's temperature reads (default: $LEM_NVML_LIBRARY, else the system's). */
+  nvmlLibrary?: string;
 }
 
 export interface CampaignOutcome {
@@ -53,9 +56,10 @@ export async function runCampaign(opts: CampaignRunOptions): Promise<CampaignOut
     opts.onEvent?.(event);
   };
   const signal = opts.signal ?? new AbortController().signal;
+  const {cooler, note} = makeCooler(store.plan, opts.nvmlLibrary ?? process.env.LEM_NVML_LIBRARY);
   store.record({type: 'campaign-start', resumed: Boolean(opts.resumed)});
-  emit({type: 'campaign-start', plan: store.plan, resumed: Boolean(opts.resumed), notes: opts.notes ?? [], stateDir: store.dir});
-  const stop = await runSequence(opts, emit, signal);
+  emit({type: 'campaign-start', plan: store.plan, resumed: Boolean(opts.resumed), notes: [...(opts.notes ?? []), ...(note ? [note] : [])], stateDir: store.dir});
+  const stop = await runSequence({...opts, cooler}, emit, signal);
   const final = stop ?? {status: 'completed' as const, reason: null};
   store.record({type: 'campaign-end', status: final.status, reason: final.reason});
   store.writeProgress(progressOf(store.plan, store.manifest, null, 0));
@@ -72,7 +76,9 @@ function exitCodeOf(final: {status: CampaignStatus; reason: string | null}, repo
 }
 
 /** The runs in plan order; returns why it stopped early, or null when the plan is done. */
-async function runSequence(opts: CampaignRunOptions, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
+type Running = CampaignRunOptions & {cooler: Cooler | null};
+
+async function runSequence(opts: Running, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
   const {store} = opts;
   const plan = store.plan;
   let previous: PlannedRun | null = null;
@@ -87,6 +93,7 @@ async function runSequence(opts: CampaignRunOptions, emit: (e: CampaignEvent) =>
     if (run.gapBeforeS > 0 && (ranOne || run.position > 1)) {
       if (!(await gap(run.gapBeforeS, run.gapKind, run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
     }
+    if (opts.cooler && ranOne && !(await coolDown(opts.cooler, run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
     ranOne = true;
     const stop = await runWithRetries(opts, run, emit, signal);
     if (stop) return stop;
@@ -129,6 +136,13 @@ async function gap(seconds: number, kind: PlannedRun['gapKind'] | 'retry', befor
   } finally {
     clearTimeout(half);
   }
+}
+
+/** After the timed gap: until the GPUs are back near their starting temperature (bounded); false when interrupted. */
+async function coolDown(cooler: Cooler, before: string, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<boolean> {
+  const result = await cooler.wait(signal);
+  emit({type: 'cooldown', before, idleC: cooler.idleC, result});
+  return !signal.aborted;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<boolean> {

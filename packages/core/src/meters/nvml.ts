@@ -516,6 +516,35 @@ export function probeNvml(options: NvmlOptions = {}): NvmlProbe {
  * number or a decimal string) or a UUID (`GPU-…`, `MIG-…`). Throws `E_GPU_NOT_FOUND` naming the
  * devices that exist when one is not on this machine (or NVML is unavailable).
  */
+/**
+ * The hottest of the given GPUs now, °C, or null when none can be read (no NVML, no sensor):
+ * what a campaign's cool-down gap waits on. One init/shutdown per call; never throws.
+ */
+export function hottestGpuC(uuids: readonly string[], options: NvmlOptions = {}): number | null {
+  if (uuids.length === 0) return null;
+  let api: NvmlLib;
+  try {
+    api = loadNvml(options.libraryPath ?? NVML_LIBRARY);
+    if (api.init() !== NvmlReturn.SUCCESS) return null;
+  } catch {
+    return null;
+  }
+  try {
+    let hottest: number | null = null;
+    const out = new Uint32Array(1);
+    for (const uuid of uuids) {
+      const {rc, handle} = readHandle((h) => api.handleByUuid(uuid, h));
+      if (rc !== NvmlReturn.SUCCESS || api.temperature(handle, NVML_TEMPERATURE_GPU, out) !== NvmlReturn.SUCCESS) continue;
+      hottest = Math.max(hottest ?? -Infinity, out[0] as number);
+    }
+    return hottest;
+  } catch {
+    return null;
+  } finally {
+    api.shutdown();
+  }
+}
+
 export function resolveGpus(requested: Array<number | string>, probe: NvmlProbe): string[] {
   const existing = probe.available ? probe.devices : [];
   const listing = existing.length === 0 ? 'none' : existing.map((d) => `${d.index}: ${d.uuid} (${d.name})`).join(', ');
