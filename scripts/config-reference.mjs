@@ -27,7 +27,9 @@ function rows(schema, prefix = '') {
       out.push([`\`${path}\``, 'one of the kinds below', '', s.description ?? '']);
       for (const v of variants) {
         const kind = v.properties?.kind?.const;
-        out.push(...rows(v, `${path}{kind: ${kind}}`));
+        // A union of a plain value and a mapping (cycles: 3 or {min, max, …}): the value as a row, the mapping's keys below it.
+        if (kind === undefined && !v.properties) out.push([`\`${path}\``, typeOf(v), '', (v.description ?? '').replaceAll('|', '\\|')]);
+        else out.push(...rows(v, kind === undefined ? path : `${path}{kind: ${kind}}`));
       }
     } else {
       const def = s.default === undefined ? (required ? '**required**' : '') : `\`${JSON.stringify(s.default)}\``;
@@ -46,6 +48,9 @@ function table(schema) {
 export function referenceText(root) {
   const experiment = JSON.parse(readFileSync(join(root, 'schemas/experiment.schema.json'), 'utf8'));
   const project = JSON.parse(readFileSync(join(root, 'schemas/lem-config.schema.json'), 'utf8'));
+  const campaign = JSON.parse(readFileSync(join(root, 'schemas/campaign.schema.json'), 'utf8'));
+  // A campaign's own keys; its experiment keys are those of the experiment file above.
+  const own = {...campaign, properties: Object.fromEntries(Object.entries(campaign.properties).filter(([k]) => k === 'name' || !(k in experiment.properties)))};
   return [
     START,
     '',
@@ -60,6 +65,12 @@ export function referenceText(root) {
     project.description ?? '',
     '',
     table(project),
+    '',
+    '### Campaign file',
+    '',
+    campaign.description ?? '',
+    '',
+    table(own),
     '',
     END,
   ].join('\n');

@@ -125,6 +125,7 @@ describe('lem config schema', () => {
     for (const [kind, file] of [
       ['experiment', 'schemas/experiment.schema.json'],
       ['project', 'schemas/lem-config.schema.json'],
+      ['campaign', 'schemas/campaign.schema.json'],
     ] as const) {
       // Bundled plugins only: the committed files describe what a fresh install has.
       const run = lem(['config', 'schema', '--kind', kind], {home: freshHome()});

@@ -28,7 +28,7 @@ export const cyclesSchema = z
       .refine((c) => c.max >= c.min, {message: 'cycles.max must be at least cycles.min', path: ['max']})
       .describe('Adaptive cycles.'),
   ])
-  .describe('How many times every configuration runs: a number, or {min, max, target_ci_pct, metric}.');
+  .describe('How many times every configuration runs (default 3): a number, or adaptive {min, max, target_ci_pct, metric}.');
 
 /** A campaign's own keys; every other top-level key is an experiment key every run inherits. */
 export const campaignKeysShape = {

@@ -1,14 +1,24 @@
 import {z} from 'zod';
 import type {JsonSchema} from '@lem/plugin-kit';
 import type {Registry} from '../registry.js';
+import {campaignKeysShape} from '../campaign/file.js';
 import {experimentFileSchema, projectConfigSchema} from './schemas.js';
 
-export type SchemaKind = 'experiment' | 'project';
+export type SchemaKind = 'experiment' | 'project' | 'campaign';
 
 const TITLES: Record<SchemaKind, string> = {
   experiment: 'lem experiment file',
   project: 'lem project settings (.lem-config.yaml)',
+  campaign: 'lem campaign file',
 };
+
+/** A campaign file: its own keys, and the experiment keys every run inherits (the name is the campaign's). */
+const campaignFileSchema = z
+  .object({...experimentFileSchema.omit({name: true}).shape, ...campaignKeysShape})
+  .strict()
+  .describe("A campaign: configurations from `base`, `experiments` and `sweep`, repeated over `cycles` in an `order`, spaced by `gaps`; top-level experiment keys apply to every run (below `base` and the entries).");
+
+const CORE: Record<SchemaKind, z.ZodType> = {experiment: experimentFileSchema, project: projectConfigSchema, campaign: campaignFileSchema};
 
 /**
  * JSON Schema of a file kind: core's schema with every registered backend's section as a
@@ -16,8 +26,7 @@ const TITLES: Record<SchemaKind, string> = {
  * `io: 'input'` so that keys with defaults are optional, as they are to a person writing the file.
  */
 export function jsonSchemaFor(kind: SchemaKind, registry: Registry): JsonSchema {
-  const core = kind === 'experiment' ? experimentFileSchema : projectConfigSchema;
-  const schema = z.toJSONSchema(core, {io: 'input', target: 'draft-2020-12'}) as JsonSchema & {properties: Record<string, JsonSchema>};
+  const schema = z.toJSONSchema(CORE[kind], {io: 'input', target: 'draft-2020-12'}) as JsonSchema & {properties: Record<string, JsonSchema>};
   const properties = schema.properties;
   for (const [id, {contribution, plugin}] of [...registry.backends].sort(([a], [b]) => a.localeCompare(b))) {
     properties[id] = {...contribution.jsonSchema, description: `${contribution.displayName} settings (from ${plugin.name}).`};

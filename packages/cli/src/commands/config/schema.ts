@@ -14,7 +14,7 @@ export default class ConfigSchema extends LemCommand<typeof ConfigSchema> {
   ];
 
   static override flags = {
-    kind: Flags.option({options: ['experiment', 'project'] as const, default: 'experiment' as const, description: 'Which file: an experiment file or .lem-config.yaml.'})(),
+    kind: Flags.option({options: ['experiment', 'project', 'campaign'] as const, default: 'experiment' as const, description: 'Which file: an experiment file, .lem-config.yaml or a campaign file.'})(),
     output: Flags.file({char: 'o', description: 'Write to this file instead of standard output.'}),
   };
 
