@@ -17,7 +17,7 @@ export interface ValidationReport {
 /** Guesses a file's kind: `.lem-config.yaml` is the project file; anything else an experiment. */
 export function detectKind(file: string, data: unknown): FileKind | 'campaign' {
   if (basename(file) === PROJECT_CONFIG_FILE) return 'project';
-  if (isPlainObject(data) && ('experiments' in data || 'sweep' in data)) return 'campaign';
+  if (isPlainObject(data) && ('experiments' in data || 'sweep' in data || 'base' in data)) return 'campaign';
   return 'experiment';
 }
 
@@ -32,7 +32,7 @@ export async function validateFile(file: string, input: ResolveInput & {kind?: F
   });
   const detected = input.kind ?? detectKind(file, loaded.data);
   if (detected === 'campaign') {
-    throw configError(ErrorCodes.configInvalid, `${loaded.path} looks like a campaign file (it has experiments: or sweep:)`, [
+    throw configError(ErrorCodes.configInvalid, `${loaded.path} looks like a campaign file (it has experiments:, sweep: or base:)`, [
       'campaign files are validated by `lem campaign run --dry-run <file>`',
       `lem config validate --kind experiment ${loaded.path}   # if it is an experiment`,
     ]);

@@ -1,6 +1,6 @@
 import {join} from 'node:path';
 import {Args, Flags} from '@oclif/core';
-import {parseSetFlag, planCampaign, startCampaign, type CampaignPlan, type CampaignReport, type CliSetting} from '@lem/core';
+import {configError, parseSetFlag, planCampaign, startCampaign, type CampaignPlan, type CampaignReport, type CliSetting} from '@lem/core';
 import {LemCommand} from '../../base-command.js';
 import {campaignSession} from '../../campaign-session.js';
 import {renderPlan} from '../../plan-render.js';
@@ -34,11 +34,14 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
     'container-strategy': Flags.option({options: ['ephemeral', 'persistent'] as const, description: 'Containers per experiment, or one long-lived container per backend (runner docker).'})(),
     'results-dir': Flags.string({description: 'Where results/<id>/ is written (default: results/ under the project root).'}),
     set: Flags.string({description: 'Set any setting by dotted key for every run (or a campaign key: cycles=5), repeatable.', multiple: true}),
-    yes: Flags.boolean({char: 'y', description: 'Answer yes to confirmations (persistent containers).'}),
     'wait-for-devices': Flags.integer({description: 'Wait up to this many seconds for another lem run to free the devices.', min: 0, default: 0}),
   };
 
   public async run(): Promise<CampaignRunResult> {
+    if (this.flags['container-strategy']) {
+      // Containers need the docker runner; a campaign never runs locally in their place.
+      throw configError('E_RUNNER_UNAVAILABLE', `--container-strategy ${this.flags['container-strategy']} needs the docker runner, which is not available in this version of lem`, ['leave out --container-strategy to run on the local runner']);
+    }
     const registry = await this.registry();
     const project = this.project();
     const input = {
