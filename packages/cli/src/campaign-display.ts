@@ -4,9 +4,10 @@ import {bold, dim, green, red, table, yellow} from './render.js';
 
 export type DisplayMode = 'tty' | 'plain' | 'quiet';
 
-/** `1h 02m`, `4m 05s`, `12s`. */
+/** `1h 02m`, `4m 05s`, `12s`; under a second, `0.3s` (a short test gap is not `0s`). */
 export function duration(seconds: number | null): string {
   if (seconds === null || !Number.isFinite(seconds)) return '—';
+  if (seconds > 0 && seconds < 0.95) return `${seconds.toFixed(1)}s`;
   const s = Math.max(0, Math.round(seconds));
   if (s >= 3600) return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
   if (s >= 60) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
@@ -22,8 +23,15 @@ export function duration(seconds: number | null): string {
 export class CampaignDisplay {
   private phases: PhaseDisplay | null = null;
   private shown: Promise<void> = Promise.resolve();
+  /**
+   * Events are drawn one after the other: a run's end waits for its phases to be drawn, and
+   * what follows (the retry's line, the threshold) must not overtake it.
+   */
+  private queue: Promise<void> = Promise.resolve();
   private countdown: NodeJS.Timeout | null = null;
   private plan: CampaignPlan | null = null;
+  /** The running run's warnings, by code and message: drawn once each when it ends. */
+  private warnings = new Map<string, string>();
 
   constructor(
     private readonly mode: DisplayMode,
@@ -33,6 +41,10 @@ export class CampaignDisplay {
 
   handle(event: CampaignEvent): void {
     if (this.mode === 'quiet') return;
+    this.queue = this.queue.then(() => this.draw(event)).catch(() => undefined);
+  }
+
+  private draw(event: CampaignEvent): void | Promise<void> {
     switch (event.type) {
       case 'campaign-start':
         return this.start(event);
@@ -44,14 +56,16 @@ export class CampaignDisplay {
       case 'run-start':
         this.stopCountdown();
         this.out(runLine(event.context, event.run.configuration, event.etaS));
-        this.phases = new PhaseDisplay({quiet: false, verbose: this.verbose, showWarnings: true, tty: this.mode === 'tty'});
+        this.warnings.clear();
+        this.phases = new PhaseDisplay({quiet: false, verbose: this.verbose, tty: this.mode === 'tty'});
         this.shown = this.phases.start();
         return;
       case 'experiment':
-        this.phases?.handle(event.event);
+        if (event.event.type === 'warning') this.warnings.set(`${event.event.warning.code}\n${event.event.warning.message}`, `warning ${event.event.warning.code}: ${event.event.warning.message}`);
+        else this.phases?.handle(event.event);
         return;
       case 'run-end':
-        return void this.runEnd(event);
+        return this.runEnd(event);
       case 'cooldown': {
         const r = event.result;
         this.out(dim(`cool-down to ${r.targetC} °C: ${r.cooledDown ? `reached in ${duration(r.waitedS)}` : `not reached (${r.reason}) after ${duration(r.waitedS)}, ${r.endC ?? '—'} °C`}`));
@@ -68,10 +82,10 @@ export class CampaignDisplay {
     }
   }
 
-  /** Resolves once the last run's phase display has drawn its end. */
+  /** Resolves once every event so far is drawn (the last run's phases included). */
   async settled(): Promise<void> {
+    await this.queue;
     this.stopCountdown();
-    await this.shown;
   }
 
   private start(event: Extract<CampaignEvent, {type: 'campaign-start'}>): void {
@@ -102,8 +116,10 @@ export class CampaignDisplay {
 
   private async runEnd(event: Extract<CampaignEvent, {type: 'run-end'}>): Promise<void> {
     this.phases?.finish();
-    await this.shown;
     this.phases = null;
+    await this.shown;
+    for (const line of this.warnings.values()) this.out(`  ${yellow(line)}`);
+    this.warnings.clear();
     const where = `${event.run.configuration} cycle ${event.run.cycle}`;
     if (event.status === 'completed') this.out(`${green('✓')} ${where} ${dim(`${duration(event.durationS)}${event.adopted ? ', adopted' : ''}`)}`);
     else if (event.status === 'interrupted') this.out(`${yellow('■')} ${where}: interrupted`);

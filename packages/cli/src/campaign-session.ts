@@ -43,7 +43,13 @@ export async function campaignSession(input: SessionInput): Promise<CampaignOutc
       },
       onEvent: (e) => display.handle(e),
       signal,
-      decideThreshold: interactive ? askThreshold : undefined,
+      // The prompt comes once the run that crossed the threshold is drawn in full.
+      decideThreshold: interactive
+        ? async (question) => {
+            await display.settled();
+            return askThreshold(question);
+          }
+        : undefined,
       retryFailed: input.retryFailed,
       resumed: input.resumed,
       notes: input.notes,

@@ -37,12 +37,18 @@ export class PhaseDisplay {
   private readonly ends = new Map<PhaseName, Deferred>(ORDER.map((p) => [p, deferred()]));
   private readonly tasks = new Map<PhaseName, ListrTaskWrapper<unknown, any, any>>();
   private listr: Listr | null = null;
+  /**
+   * The phase that ended last, not yet marked: core ends a phase whether its body succeeded or
+   * threw, so a phase is marked done only when the run goes on to a later one (teardown follows
+   * a failed phase at once, and measure when all went well).
+   */
+  private ended: PhaseName | null = null;
 
   /**
-   * `showWarnings`: draw each warning as it comes (a campaign, which prints no result table);
-   * otherwise the result table shows them, once. `tty` overrides the terminal check.
+   * Warnings are not drawn here: the result table shows them (`lem experiment`), or the campaign
+   * display once the run is over. `tty` overrides the terminal check.
    */
-  constructor(private readonly options: {quiet: boolean; verbose: boolean; showWarnings?: boolean; tty?: boolean}) {}
+  constructor(private readonly options: {quiet: boolean; verbose: boolean; tty?: boolean}) {}
 
   start(): Promise<void> {
     if (this.options.quiet) return Promise.resolve();
@@ -72,16 +78,16 @@ export class PhaseDisplay {
 
   handle(event: ExperimentEvent): void {
     if (event.type === 'phase') {
-      if (event.state === 'end') this.ends.get(event.phase)?.resolve();
+      if (event.state === 'end') this.ended = event.phase;
+      else if (this.ended) {
+        this.settle(event.phase !== 'teardown' || this.ended === 'measure');
+      }
       return;
     }
     const task = (phase: PhaseName) => this.tasks.get(phase);
     if (event.type === 'progress') {
       const t = task(event.phase);
       if (t) t.title = `${TITLES[event.phase]} — ${event.done}/${event.target} requests${event.failed ? `, ${event.failed} failed` : ''}, ${event.outputTokens} tokens`;
-    } else if (event.type === 'warning' && this.options.showWarnings) {
-      const current = ORDER.map(task).filter(Boolean).at(-1);
-      if (current) current.output = `warning ${event.warning.code}: ${event.warning.message}`;
     } else if (event.type === 'server-line' && this.options.verbose) {
       const t = task('launch');
       if (t) t.output = event.line;
@@ -90,7 +96,15 @@ export class PhaseDisplay {
 
   /** Called when the run is over: phases that never ended are marked failed or skipped. */
   finish(): void {
+    if (this.ended) this.settle(this.ended === 'teardown');
     const error = new Error('stopped');
     for (const phase of ORDER) this.ends.get(phase)!.reject(error);
+  }
+
+  private settle(ok: boolean): void {
+    const phase = this.ended!;
+    this.ended = null;
+    if (ok) this.ends.get(phase)!.resolve();
+    else this.ends.get(phase)!.reject(new Error('failed'));
   }
 }

@@ -9,7 +9,7 @@
  * out as events.
  */
 import {join} from 'node:path';
-import {runError, type RunError} from '../errors.js';
+import {isCodedError, runError, type RunError} from '../errors.js';
 import {readTimelineCsv} from '../meters/index.js';
 import {collectProvenance, hashModel} from '../provenance/index.js';
 import {reapStaleServers} from '../runner/index.js';
@@ -62,7 +62,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
     await measureRun(run, held, out);
   } catch (error) {
     // Once the run is aborted (a dead server, a signal), what fails after is its consequence.
-    failure = run.abort.signal.aborted ? abortReason(run) : toRunError(error, held.server);
+    failure = run.abort.signal.aborted ? withLaunchOutput(abortReason(run), error) : toRunError(error, held.server);
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
     const torn = await teardown(run, held);
@@ -73,6 +73,17 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   failure ??= figures.failure ?? requestFailures(figures.figures);
   const result = await writeRun(run, held, out, figures.figures, failure);
   return {status: failure ? 'failed' : 'completed', runDir: run.runDir, result, ...(failure ? {error: failure} : {})};
+}
+
+/**
+ * An abort (a timeout, a signal) that cut a launch short: the abort's reason is the run's error,
+ * but the launch's error holds the server's last lines (there is no server object yet), so they
+ * go with it. A copy: the reason may be shared by other runs.
+ */
+function withLaunchOutput(reason: RunError, error: unknown): RunError {
+  const details = isCodedError(error) ? error.details : undefined;
+  if (reason.details?.length || !details?.length) return reason;
+  return runError(reason.code, reason.message, reason.try, reason.category, details, reason.cause);
 }
 
 /** The steps that start and measure things; each one's output feeds the next. */
