@@ -163,7 +163,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 async function judgeThreshold(opts: CampaignRunOptions, entry: ManifestEntry, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
   const {store} = opts;
   const crossed = thresholdCrossed(store.plan, store.manifest, entry);
-  if (!crossed) return null;
+  // Past the last run there is nothing to pause: the campaign ends (exit 1), not stopped.
+  if (!crossed || !anythingLeft(store, entry.position, opts.retryFailed ?? true)) return null;
   const {ratio: threshold, promptTimeoutS} = store.plan.failureThreshold;
   crashPoint('in-threshold-prompt');
   const decision = opts.decideThreshold ? await askWithin(opts.decideThreshold, {...crossed, threshold, timeoutS: promptTimeoutS, signal}, promptTimeoutS) : 'stop';
@@ -171,6 +172,10 @@ async function judgeThreshold(opts: CampaignRunOptions, entry: ManifestEntry, em
   emit({type: 'threshold', ...crossed, decision});
   if (signal.aborted) return {status: 'interrupted', reason: 'interrupted'};
   return decision === 'stop' ? {status: 'stopped', reason: `failure threshold: ${crossed.failed} of ${crossed.finished} runs failed in scope ${crossed.scope} (> ${threshold * 100} %)`} : null;
+}
+
+function anythingLeft(store: CampaignStore, after: number, retryFailed: boolean): boolean {
+  return store.manifest.entries.some((e) => e.position > after && needsRun(e, retryFailed));
 }
 
 async function askWithin(ask: NonNullable<CampaignRunOptions['decideThreshold']>, question: ThresholdQuestion, timeoutS: number): Promise<ThresholdDecision> {

@@ -84,7 +84,11 @@ export async function resumeCampaign(input: ResumeInput): Promise<{planned: Plan
   }
 }
 
-/** Entries a kill left `running`: adopt a complete result of that try, else mark interrupted. Returns the adopted keys. */
+/**
+ * Entries a kill left `running`: adopt a complete result of that try, else mark interrupted.
+ * A result that records an interruption (a Ctrl+C, then a kill before its run-end was journaled)
+ * is settled as the run-end would have been: interrupted, not an attempt, run again. Returns the adopted keys.
+ */
 function settleLeftRunning(store: CampaignStore): string[] {
   const adopted: string[] = [];
   for (const entry of store.manifest.entries.filter((e) => e.status === 'running')) {
@@ -93,7 +97,9 @@ function settleLeftRunning(store: CampaignStore): string[] {
     const result = readRunResult(join(store.plan.resultsDir, resultPath));
     const ours = result?.campaign?.planHash === store.plan.hash && result.campaign.configuration === entry.configuration && result.campaign.cycle === entry.cycle;
     const attempt = last?.attempt ?? entry.attempts + 1;
-    if (result && ours) {
+    if (result && ours && result.failure?.category === 'interrupted') {
+      store.record({type: 'run-end', key: entry.key, attempt, status: 'interrupted', category: 'interrupted', code: result.failure.code, message: result.failure.message, resultPath, durationS: durationOf(result)});
+    } else if (result && ours) {
       const failure = result.failure;
       store.record({type: 'run-end', key: entry.key, attempt, status: result.status, category: (failure?.category as never) ?? null, code: failure?.code ?? null, message: failure?.message ?? null, resultPath, durationS: durationOf(result), adopted: true});
       adopted.push(entry.key);

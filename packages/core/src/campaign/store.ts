@@ -11,7 +11,7 @@
  * holder of the lock writes; a reader without it never modifies the files.
  */
 import {randomBytes} from 'node:crypto';
-import {closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync} from 'node:fs';
+import {appendFileSync, closeSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync} from 'node:fs';
 import {hostname} from 'node:os';
 import {join} from 'node:path';
 import {codedError, ExitCode, isCodedError, runError, type CodedError} from '../errors.js';
@@ -154,9 +154,10 @@ export function createCampaignState(stateRoot: string, plan: CampaignPlan, optio
 export function openCampaignState(stateRoot: string, id: string, options: CampaignStoreOptions = {}): CampaignStore {
   if (!SAFE_ID.test(id)) throw notFoundError(id, stateRoot);
   const dir = join(stateRoot, id);
-  let state = loadState(dir, id, false);
-  if (state.needsRepair) state = repairUnderMomentaryLock(dir, id) ?? state;
-  return new Store(dir, state, options.now ?? (() => new Date()));
+  const now = options.now ?? (() => new Date());
+  let state = loadState(dir, id, false, now);
+  if (state.needsRepair) state = repairUnderMomentaryLock(dir, id, now) ?? state;
+  return new Store(dir, state, now);
 }
 
 /** Every campaign under `stateRoot` (folders with a plan.json), most recently active first. Never throws for one bad folder. */
@@ -176,7 +177,7 @@ export function listCampaigns(stateRoot: string): CampaignListing[] {
 
 function listingOf(dir: string, id: string): CampaignListing {
   try {
-    const {plan, manifest} = loadState(dir, id, false);
+    const {plan, manifest} = loadState(dir, id, false, () => new Date());
     const locked = lockHeldByLiveProcess(join(dir, CAMPAIGN_FILES.lock));
     const counts = emptyCounts();
     for (const entry of manifest.entries) counts[entry.status]++;
@@ -224,8 +225,8 @@ interface JournalScan {
   needsNewline: boolean;
 }
 
-/** Reads the folder; with `repair` (only under the lock) also fixes what a kill left behind. */
-function loadState(dir: string, id: string, repair: boolean): LoadedState {
+/** Reads the folder; with `repair` (only under the lock) also fixes what a kill left behind, and says so in campaign.log. */
+function loadState(dir: string, id: string, repair: boolean, now: () => Date): LoadedState {
   const plan = readPlan(dir, id);
   const stored = readManifest(dir, plan);
   const journal = scanJournal(join(dir, CAMPAIGN_FILES.journal), id);
@@ -235,6 +236,8 @@ function loadState(dir: string, id: string, repair: boolean): LoadedState {
   const behind = stored === null || manifest !== stored;
   state.needsRepair = journal.torn !== null || journal.needsNewline || strays.length > 0 || stored === null;
   if (repair) state.repaired = io(dir, () => repairFiles(dir, journal, strays, behind ? manifest : null));
+  // Logged where it is done: a repair by a reader (lem campaign status) is not repeated by the next lem.
+  for (const line of state.repaired) appendLog(dir, now(), 'warn', line);
   return state;
 }
 
@@ -361,7 +364,7 @@ function repairFiles(dir: string, journal: JournalScan, strays: string[], manife
 }
 
 /** Repairs while holding the lock for a moment; null (nothing touched) when a live lem holds it. */
-function repairUnderMomentaryLock(dir: string, id: string): LoadedState | null {
+function repairUnderMomentaryLock(dir: string, id: string, now: () => Date): LoadedState | null {
   let held: HeldLock;
   try {
     held = acquireLock(dir, id, new Date()).held;
@@ -370,7 +373,7 @@ function repairUnderMomentaryLock(dir: string, id: string): LoadedState | null {
     throw error;
   }
   try {
-    return loadState(dir, id, true);
+    return loadState(dir, id, true, now);
   } finally {
     releaseLock(held);
   }
@@ -411,13 +414,14 @@ class Store implements CampaignStore {
   lock(): CampaignLockResult {
     if (this.held) return {tookOver: false, from: null};
     const result = this.takeLock();
+    const opened = this.state.repaired;
     try {
-      this.state = loadState(this.dir, this.plan.id, true);
+      this.state = loadState(this.dir, this.plan.id, true, this.now);
     } catch (error) {
       this.unlock();
       throw error;
     }
-    for (const line of this.state.repaired) this.log('warn', line);
+    this.state.repaired = [...opened, ...this.state.repaired];
     if (result.tookOver) this.log('warn', `took over the stale lock of pid ${result.from?.pid ?? 'unknown'} (${result.from?.hostname ?? '?'}, since ${result.from?.acquiredAt ?? '?'})`);
     return result;
   }
@@ -463,7 +467,7 @@ class Store implements CampaignStore {
   log(level: CampaignLogLevel, message: string): void {
     try {
       this.logFd ??= openSync(join(this.dir, CAMPAIGN_FILES.log), 'a', 0o644);
-      writeSync(this.logFd, `${this.now().toISOString()} ${level.toUpperCase().padEnd(5)} ${message.replace(/\r?\n/g, '\n    ')}\n`);
+      writeSync(this.logFd, logLine(this.now(), level, message));
     } catch {
       // The log is for people; a full disk is reported by the next record(), which needs the space.
     }
@@ -477,6 +481,19 @@ class Store implements CampaignStore {
 
   private assertLocked(what: string): void {
     if (!this.held) throw new Error(`campaign ${this.plan.id}: ${what}() needs the lock (call lock() first)`);
+  }
+}
+
+function logLine(at: Date, level: CampaignLogLevel, message: string): string {
+  return `${at.toISOString()} ${level.toUpperCase().padEnd(5)} ${message.replace(/\r?\n/g, '\n    ')}\n`;
+}
+
+/** campaign.log for a lem that has no Store open on it; never throws (the log is for people). */
+function appendLog(dir: string, at: Date, level: CampaignLogLevel, message: string): void {
+  try {
+    appendFileSync(join(dir, CAMPAIGN_FILES.log), logLine(at, level, message), {mode: 0o644});
+  } catch {
+    // as Store.log
   }
 }
 
