@@ -8,6 +8,7 @@
 import {createHash} from 'node:crypto';
 import {basename} from 'node:path';
 import stableStringify from 'fast-json-stable-stringify';
+import type {ErrorDetail} from '@lem/plugin-kit';
 import {isCodedError} from '../errors.js';
 import {isPlainObject} from '../config/paths.js';
 import {dataLayer, formatSource, resolveLayers, type ConfigLayer, type ResolvedExperiment, type Setting} from '../config/resolve.js';
@@ -51,35 +52,59 @@ export interface ExpandInput {
 /** Settings that name or file a run but do not change what is measured. */
 const NOT_MEASURED = new Set(['name', 'description', 'results_dir', 'verbosity', 'notifications', 'gaps', 'retry', 'failure_threshold']);
 
+const measured = new Map<string, boolean>();
+
 export function isMeasured(key: string): boolean {
-  return !NOT_MEASURED.has(key.split('.')[0]!);
+  let answer = measured.get(key);
+  if (answer === undefined) {
+    const dot = key.indexOf('.');
+    answer = !NOT_MEASURED.has(dot === -1 ? key : key.slice(0, dot));
+    measured.set(key, answer);
+  }
+  return answer;
 }
 
-/** Every entry × point resolved; those that fail are dropped with the errors' messages. */
-export async function expandCandidates(input: ExpandInput): Promise<{candidates: Candidate[]; dropped: DroppedPoint[]}> {
+/**
+ * Every entry × point resolved; those that fail are dropped with the errors' messages. An entry
+ * that fails with the empty point (no sweep, or a group's `{}` baseline) is itself invalid: its
+ * located error stops the plan instead.
+ */
+export async function expandCandidates(input: ExpandInput): Promise<{candidates: Candidate[]; dropped: Dropped[]}> {
   const candidates: Candidate[] = [];
-  const dropped: DroppedPoint[] = [];
-  const backendIds = new Set(input.registry.backends.keys());
+  const dropped: Dropped[] = [];
   for (const entry of input.entries) {
-    const staticBackend = backendOf([...(input.cli ? [input.cli] : []), ...[...entry.layers].reverse()]);
     for (const point of input.points) {
-      const pointBackend = point.assignments.find((a) => a.key === 'backend')?.value;
-      const cliBackend = input.cli ? backendOf([input.cli]) : undefined;
-      const backend = String(cliBackend ?? pointBackend ?? staticBackend ?? 'llamacpp');
-      const {data, ignored} = pointData(point, backend, backendIds);
-      const sweep = dataLayer('sweep', absolutePaths(data, input.campaignDir, backendIds), pointFile(point, input.campaignFile, data));
-      const layers = [...entry.layers, sweep, ...(input.cli ? [input.cli] : [])];
       try {
-        const resolved = await resolveLayers({registry: input.registry, layers, env: input.env, redactor: input.redactor, subject: input.campaignFile.path, defaultName: input.defaultName});
-        candidates.push({entry, point, resolved, ignored, settingsHash: hashSettings(resolved.sources)});
+        candidates.push(await resolvePoint(input, entry, point));
       } catch (error) {
-        if (!isCodedError(error)) throw error;
-        const reasons = (error.details ?? []).map((d) => `${d.path}: ${d.message}`);
-        dropped.push({point: `${entry.entry ? `${entry.entry}: ` : ''}${describePoint(point)}`, reasons: reasons.length > 0 ? reasons : [error.message]});
+        if (!isCodedError(error) || point.assignments.length === 0) throw error;
+        const details = error.details ?? [];
+        const reasons = details.length > 0 ? details.map((d) => `${d.path}: ${d.message}`) : [error.message];
+        dropped.push({entry, point: `${entry.entry ? `${entry.entry}: ` : ''}${describePoint(point)}`, reasons, details: details.length > 0 ? details : [{path: '', message: error.message}]});
       }
     }
   }
   return {candidates, dropped};
+}
+
+/** A grid point that does not resolve: as the plan lists it, with its entry and its errors' located details. */
+export interface Dropped extends DroppedPoint {
+  entry: EntryLayers;
+  details: ErrorDetail[];
+}
+
+/** One entry with one point applied; a key of another backend's section is left out of the point. */
+async function resolvePoint(input: ExpandInput, entry: EntryLayers, point: SweepPoint): Promise<Candidate> {
+  const backendIds = new Set(input.registry.backends.keys());
+  const cli = input.cli ? [input.cli] : [];
+  const pointBackend = point.assignments.find((a) => a.key === 'backend')?.value;
+  const backend = String(backendOf(cli) ?? pointBackend ?? backendOf([...entry.layers].reverse()) ?? 'llamacpp');
+  const {data, ignored} = pointData(point, backend, backendIds);
+  // The empty point adds no layer, so that an entry's own errors point at the entry.
+  const sweep = point.assignments.length === 0 ? [] : [dataLayer('sweep', absolutePaths(data, input.campaignDir, backendIds), pointFile(point, input.campaignFile, data))];
+  const subject = entry.entry ? `${input.campaignFile.path} (${entry.entry})` : input.campaignFile.path;
+  const resolved = await resolveLayers({registry: input.registry, layers: [...entry.layers, ...sweep, ...cli], env: input.env, redactor: input.redactor, subject, defaultName: input.defaultName});
+  return {entry, point, resolved, ignored, settingsHash: hashSettings(resolved.sources)};
 }
 
 /** The `backend` the highest-precedence layer gives, if any (layers highest first). */
@@ -90,9 +115,33 @@ function backendOf(layersHighestFirst: ConfigLayer[]): string | undefined {
 
 /** sha256 of the measurement-affecting settings, keys sorted: equal hashes are equal configurations. */
 export function hashSettings(sources: readonly Setting[]): string {
-  const values: Record<string, unknown> = {};
-  for (const s of sources) if (isMeasured(s.key)) values[s.key] = s.value;
-  return createHash('sha256').update(stableStringify(values)).digest('hex');
+  const measured = new Map<string, Setting>();
+  for (const s of sources) if (isMeasured(s.key)) measured.set(s.key, s);
+  // The text of stableStringify({key: value, …}), built from each setting's cached part: grids hash every point.
+  const parts: string[] = [];
+  for (const key of [...measured.keys()].sort()) {
+    const part = partOf(measured.get(key)!);
+    if (part !== null) parts.push(part);
+  }
+  return createHash('sha256').update(`{${parts.join(',')}}`).digest('hex');
+}
+
+/** `"key":value` per setting object (configurations share the settings of their common layers), null for undefined. */
+const parts = new WeakMap<Setting, string | null>();
+
+function partOf(setting: Setting): string | null {
+  let part = parts.get(setting);
+  if (part === undefined) {
+    const text = stableText(setting.value);
+    parts.set(setting, (part = text === undefined ? null : `${JSON.stringify(setting.key)}:${text}`));
+  }
+  return part;
+}
+
+function stableText(value: unknown): string | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return JSON.stringify(value);
+  return value === undefined ? undefined : stableStringify(value);
 }
 
 export interface Configuration {
@@ -116,24 +165,23 @@ export function mergeIdentical(candidates: Candidate[]): Array<{candidate: Candi
 /** The measured keys whose values are not the same in every configuration, in settings order. */
 export function varyingKeys(resolved: ResolvedExperiment[]): string[] {
   if (resolved.length < 2) return [];
-  const first = new Map<string, string>();
+  // Per key: the first configuration's setting and its text (a shared setting object is the same value).
+  const first = new Map<string, {setting: Setting; text: string}>();
+  const seenIn = new Map<string, number>();
   const varying = new Set<string>();
-  const order: string[] = [];
   resolved.forEach((r, i) => {
-    const keys = new Set<string>();
     for (const s of r.sources) {
       if (!isMeasured(s.key)) continue;
-      keys.add(s.key);
-      const text = JSON.stringify(s.value);
-      if (!first.has(s.key)) {
-        first.set(s.key, text);
-        order.push(s.key);
+      seenIn.set(s.key, i);
+      const known = first.get(s.key);
+      if (!known) {
+        first.set(s.key, {setting: s, text: JSON.stringify(s.value)});
         if (i > 0) varying.add(s.key); // absent from an earlier configuration
-      } else if (first.get(s.key) !== text) varying.add(s.key);
+      } else if (known.setting !== s && !varying.has(s.key) && known.text !== JSON.stringify(s.value)) varying.add(s.key);
     }
-    for (const key of first.keys()) if (!keys.has(key)) varying.add(key);
+    for (const key of first.keys()) if (seenIn.get(key) !== i) varying.add(key);
   });
-  return order.filter((k) => varying.has(k));
+  return [...first.keys()].filter((k) => varying.has(k));
 }
 
 const SHORT: Record<string, string> = {
@@ -180,8 +228,9 @@ export function nameConfigurations(groups: Array<{candidate: Candidate; merged: 
   // With several entries the label tells entries apart; the parts say what varies within one.
   const partKeys = entries.size > 1 ? withinEntries(groups.map((g) => g.candidate)) : varying;
   const taken = new Map<string, number>();
+  const wanted = new Set([...partKeys, ...varying]);
   return groups.map(({candidate, merged}) => {
-    const values = new Map(candidate.resolved.sources.map((s) => [s.key, s.value]));
+    const values = valuesOf(candidate.resolved, wanted);
     const parts = partKeys.map((k) => namePart(k, values.get(k))).filter((p): p is string => p !== null);
     if (entries.size > 1) parts.unshift(clean(candidate.entry.label));
     let name = parts.join('-') || (candidate.entry.label !== '' ? candidate.entry.label : fallback);
@@ -192,6 +241,13 @@ export function nameConfigurations(groups: Array<{candidate: Candidate; merged: 
     const varies = Object.fromEntries(varying.map((k) => [k, values.get(k) ?? null]));
     return {name, candidate, mergedFrom: merged.map((m) => `${m.entry.entry ? `${m.entry.entry}: ` : ''}${describePoint(m.point)}`), varies};
   });
+}
+
+/** The values of the `wanted` keys of a configuration (a few of its many settings). */
+function valuesOf(resolved: ResolvedExperiment, wanted: ReadonlySet<string>): Map<string, unknown> {
+  const values = new Map<string, unknown>();
+  for (const s of resolved.sources) if (wanted.has(s.key)) values.set(s.key, s.value);
+  return values;
 }
 
 /** Keys that vary among the configurations of one entry (the sweep's), over every entry. */
@@ -209,7 +265,16 @@ function withinEntries(candidates: Candidate[]): string[] {
 
 /** The resolved settings of a configuration as the plan shows them, its name put in. */
 export function plannedSettings(resolved: ResolvedExperiment): PlannedSetting[] {
-  return resolved.sources.map((s) => ({key: s.key, value: s.value, from: formatSource(s.source)}));
+  return resolved.sources.map(planned);
+}
+
+/** Per setting object: the configurations of one campaign share the settings of their common layers (never mutated). */
+const plannedOf = new WeakMap<Setting, PlannedSetting>();
+
+function planned(setting: Setting): PlannedSetting {
+  let out = plannedOf.get(setting);
+  if (!out) plannedOf.set(setting, (out = {key: setting.key, value: setting.value, from: formatSource(setting.source)}));
+  return out;
 }
 
 /** Gives a resolved experiment the configuration's name (the source says where it came from). */

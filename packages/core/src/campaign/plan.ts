@@ -5,16 +5,17 @@
  */
 import {createHash, randomInt} from 'node:crypto';
 import {basename, isAbsolute, join, resolve} from 'node:path';
+import {isDeepStrictEqual} from 'node:util';
 import stableStringify from 'fast-json-stable-stringify';
 import {configError, ErrorCodes} from '../errors.js';
 import {isPlainObject} from '../config/paths.js';
-import {commandLineLayer, dataLayer, formatSource, parseLocated, prepareLayers, throwLayerErrors, type CliSetting, type ConfigLayer, type Found, type LayerFile, type ResolvedExperiment} from '../config/resolve.js';
+import {commandLineLayer, dataLayer, formatSource, parseLocated, prepareLayers, throwLayerErrors, unknownSettingKey, type CliSetting, type ConfigLayer, type Found, type LayerFile, type ResolvedExperiment} from '../config/resolve.js';
 import {Redactor} from '../config/secrets.js';
 import {loadYamlFile, type LoadedFile} from '../config/yaml-file.js';
 import type {Registry} from '../registry.js';
 import {VERSION} from '../version.js';
 import {CAMPAIGN_KEYS, absolutePaths, campaignKeysSchema, loadCampaignFile, subFile, withData, type CampaignFile, type CampaignKeys} from './file.js';
-import {expandCandidates, isPathEntry, mergeIdentical, nameConfigurations, plannedSettings, renamed, varyingKeys, type EntryLayers} from './configurations.js';
+import {expandCandidates, isPathEntry, mergeIdentical, nameConfigurations, plannedSettings, renamed, varyingKeys, type Candidate, type Configuration, type Dropped, type EntryLayers} from './configurations.js';
 import {planEnvironment} from './environment.js';
 import {gapsOf, orderRuns} from './order.js';
 import {sweepPoints} from './sweep.js';
@@ -54,20 +55,7 @@ export async function planCampaign(input: PlanInput): Promise<Planned> {
   const redactor = new Redactor();
   const backendIds = new Set(input.registry.backends.keys());
   const entries = await entryLayers(input, campaign, keys.value, redactor, backendIds);
-  const runCli = (input.cli ?? []).filter((s) => !CAMPAIGN_KEYS.includes(s.key.split('.')[0]!) || ['gaps', 'retry', 'failure_threshold'].includes(s.key.split('.')[0]!));
-  const points = sweepPoints(keys.value.sweep, (first) => isSettingKey(first, backendIds), settingKeyNames(backendIds), campaign.file);
-  const {candidates, dropped} = await expandCandidates({
-    registry: input.registry,
-    entries,
-    points,
-    cli: runCli.length > 0 ? commandLineLayer(runCli) : null,
-    campaignFile: campaign.file,
-    campaignDir: campaign.dir,
-    env,
-    redactor,
-    defaultName: keys.value.name,
-  });
-  if (candidates.length === 0) throw allDropped(campaign, dropped);
+  const {candidates, dropped} = await candidatesOf(input, campaign, keys.value, entries, redactor);
   const groups = mergeIdentical(candidates);
   const varying = varyingKeys(groups.map((g) => g.candidate.resolved));
   const named = nameConfigurations(groups, varying, keys.value.name);
@@ -75,17 +63,7 @@ export async function planCampaign(input: PlanInput): Promise<Planned> {
   const runner = oneRunner([...resolved.values()], campaign);
   const first = resolved.values().next().value!;
   const shape = campaignShape(keys, first, input.seed);
-  const configurations: PlannedConfiguration[] = named.map((c) => ({
-    name: c.name,
-    varies: c.varies,
-    entry: c.candidate.entry.entry,
-    point: Object.fromEntries(c.candidate.point.assignments.map((a) => [a.key, a.value])),
-    mergedFrom: c.mergedFrom,
-    backend: resolved.get(c.name)!.settings.backend,
-    settings: plannedSettings(resolved.get(c.name)!),
-    settingsHash: c.candidate.settingsHash,
-    estimateS: estimateRunS(resolved.get(c.name)!),
-  }));
+  const configurations = named.map((c) => plannedConfiguration(c, resolved.get(c.name)!));
   const runs = sequence(configurations.map((c) => c.name), shape);
   const environment = await planEnvironment([...resolved.values()], {
     lemVersion: VERSION,
@@ -109,19 +87,54 @@ export async function planCampaign(input: PlanInput): Promise<Planned> {
     resultsDir: join(resultsRoot, id),
     configurations,
     varying,
-    dropped,
+    dropped: dropped.map(({point, reasons}) => ({point, reasons})),
     runs,
     campaignSettings: [...keys.sources.map((s) => (s.key === 'seed' ? {...s, value: shape.seed, from: shape.seedSource === 'drawn' ? (input.seed === undefined ? 'drawn' : 'drawn (kept from the first plan)') : s.from} : s)), ...campaignRunSettings(first)],
     environment,
-    etaS: runs.reduce((s, r) => s + r.gapBeforeS + configurations.find((c) => c.name === r.configuration)!.estimateS, 0),
+    etaS: planEtaS(runs, configurations),
     hash: '',
   };
   plan.hash = planHash(plan);
-  return {plan, resolved, notes: planNotes(plan, named.length, candidates.length)};
+  return {plan, resolved, notes: [...planNotes(plan, named.length, candidates.length), ...ignoredNotes(candidates)]};
 }
 
 // ---------------------------------------------------------------------------------------------
 // Steps
+
+/** Every entry crossed with every sweep point and resolved, the CLI settings over each; refuses entries that give nothing. */
+async function candidatesOf(input: PlanInput, campaign: CampaignFile, keys: CampaignKeys, entries: EntryLayers[], redactor: Redactor): Promise<{candidates: Candidate[]; dropped: Dropped[]}> {
+  const backendIds = new Set(input.registry.backends.keys());
+  const runCli = (input.cli ?? []).filter((s) => !CAMPAIGN_KEYS.includes(s.key.split('.')[0]!) || ['gaps', 'retry', 'failure_threshold'].includes(s.key.split('.')[0]!));
+  const sweepKeys = {isSetting: (first: string) => isSettingKey(first, backendIds), known: settingKeyNames(backendIds), problem: (key: string) => unknownSettingKey(input.registry, key)};
+  const points = sweepPoints(keys.sweep, sweepKeys, campaign.file);
+  const expanded = await expandCandidates({
+    registry: input.registry,
+    entries,
+    points,
+    cli: runCli.length > 0 ? commandLineLayer(runCli) : null,
+    campaignFile: campaign.file,
+    campaignDir: campaign.dir,
+    env: input.env ?? process.env,
+    redactor,
+    defaultName: keys.name,
+  });
+  refuseEmptyEntries(campaign, entries, expanded.candidates, expanded.dropped);
+  return expanded;
+}
+
+function plannedConfiguration(c: Configuration, resolved: ResolvedExperiment): PlannedConfiguration {
+  return {
+    name: c.name,
+    varies: c.varies,
+    entry: c.candidate.entry.entry,
+    point: Object.fromEntries(c.candidate.point.assignments.map((a) => [a.key, a.value])),
+    mergedFrom: c.mergedFrom,
+    backend: resolved.settings.backend,
+    settings: plannedSettings(resolved),
+    settingsHash: c.candidate.settingsHash,
+    estimateS: estimateRunS(resolved),
+  };
+}
 
 /** The campaign's own keys, validated and located; CLI `--set` of those keys wins. */
 function campaignKeys(campaign: CampaignFile, cli: CliSetting[]): {value: CampaignKeys; sources: PlannedSetting[]} {
@@ -138,12 +151,31 @@ function campaignKeys(campaign: CampaignFile, cli: CliSetting[]): {value: Campai
   }
   const {value, details} = parseLocated(campaignKeysSchema, own, campaign.file);
   if (!value) throwLayerErrors(details, campaign.file.path);
+  refuseAdaptiveGrouped(value!, campaign, fromCli);
   const sources: PlannedSetting[] = ['cycles', 'order', 'seed', 'run_timeout_s', 'executor'].map((key) => ({
     key,
     value: (value as Record<string, unknown>)[key] ?? (key === 'cycles' ? 3 : null),
     from: fromCli.get(key) ?? (key in campaign.own ? formatSource({kind: 'file', role: 'campaign', location: campaign.file.locate([key])}) : 'default'),
   }));
   return {value: value!, sources};
+}
+
+/**
+ * Adaptive cycles decide after each whole cycle whether another is needed; `grouped` runs all of
+ * one configuration's cycles before the next configuration, so no cycle is whole until the end.
+ */
+function refuseAdaptiveGrouped(keys: CampaignKeys, campaign: CampaignFile, fromCli: Map<string, string>): void {
+  if (keys.order !== 'grouped' || typeof keys.cycles !== 'object') return;
+  // Point at the key the file wrote; name the flags that set the others.
+  const key = fromCli.has('order') && !fromCli.has('cycles') ? 'cycles' : 'order';
+  const flags = ['order', 'cycles'].flatMap((k) => fromCli.get(k) ?? []);
+  const detail: Found = {
+    path: key,
+    message: `adaptive cycles need every configuration to finish a cycle before the next one starts, which order: grouped does not do${flags.length ? ` (from ${flags.join(' and ')})` : ''}`,
+    ...(key in campaign.own ? {location: campaign.file.locate([key], {key: true})} : {}),
+    try: ['order: interleaved   # or shuffled, reverse, latin_square', 'cycles: 5   # a fixed number of cycles, if grouped order is what you need'],
+  };
+  throwLayerErrors([detail], campaign.file.path);
 }
 
 /** The layers of every `experiments` entry (or of `base` alone), each file validated on its own. */
@@ -179,14 +211,30 @@ function settingKeyNames(backendIds: ReadonlySet<string>): string[] {
   return [...EXPERIMENT_KEYS, ...backendIds];
 }
 
-function allDropped(campaign: CampaignFile, dropped: Array<{point: string; reasons: string[]}>): Error {
-  return configError(ErrorCodes.configInvalid, `${campaign.file.path}: no grid point resolves to a valid experiment (${dropped.length} dropped)`, ['fix the settings named below; `lem config schema` prints every key'], dropped.slice(0, 20).flatMap((d) => d.reasons.map((r) => ({path: d.point, message: r}))));
+/**
+ * No grid point valid (exit 2), or none for one of the `experiments` entries: an entry the user
+ * listed is not dropped whole. The details are the points' own errors, each at its location.
+ */
+function refuseEmptyEntries(campaign: CampaignFile, entries: EntryLayers[], candidates: Candidate[], dropped: Dropped[]): void {
+  if (candidates.length === 0) throw noValidPoint(campaign.file.path, dropped);
+  if (entries.length < 2) return;
+  const resolving = new Set(candidates.map((c) => c.entry));
+  const empty = entries.find((e) => !resolving.has(e));
+  if (empty) throw noValidPoint(`${campaign.file.path} (${empty.entry})`, dropped.filter((d) => d.entry === empty));
+}
+
+function noValidPoint(subject: string, dropped: Dropped[]): Error {
+  const details = dropped.slice(0, 20).flatMap((d) => d.details.map((detail) => ({...detail, path: d.point, message: detail.path ? `${detail.path}: ${detail.message}` : detail.message})));
+  return configError(ErrorCodes.configInvalid, `${subject}: no grid point resolves to a valid experiment (${dropped.length} dropped)`, ['fix the settings named below; `lem config schema` prints every key'], details);
 }
 
 /** `runner` and `docker.*` are one value per campaign: configurations that disagree are an error naming them. */
 function oneRunner(configurations: ResolvedExperiment[], campaign: CampaignFile): 'local' | 'docker' {
   const keyOf = (r: ResolvedExperiment) => stableStringify({runner: r.settings.runner, docker: r.settings.docker});
-  const distinct = new Map(configurations.map((r) => [keyOf(r), r]));
+  const [one] = configurations;
+  // Deep equality first: comparing is cheaper than writing out thousands of configurations' keys.
+  const same = (r: ResolvedExperiment) => r.settings.runner === one!.settings.runner && isDeepStrictEqual(r.settings.docker, one!.settings.docker);
+  const distinct = configurations.every(same) ? new Map([['', one!]]) : new Map(configurations.map((r) => [keyOf(r), r]));
   if (distinct.size > 1) {
     const listing = [...distinct.values()].map((r) => `${r.settings.name}: runner ${r.settings.runner}, docker ${JSON.stringify(r.settings.docker)}`);
     throw configError(ErrorCodes.configInvalid, `${campaign.file.path}: runner and docker settings must be the same for every run of a campaign`, ['set runner: and docker: once, at the top of the campaign file'], listing.map((message) => ({path: 'runner', message})));
@@ -253,6 +301,12 @@ export function estimateRunS(resolved: ResolvedExperiment): number {
   return Math.round(5 + warmup + s.measure.idle_settle_s + s.measure.baseline_s + workload);
 }
 
+/** Seconds: every gap plus every run's estimate (a map lookup per run: plans hold tens of thousands). */
+function planEtaS(runs: PlannedRun[], configurations: PlannedConfiguration[]): number {
+  const estimate = new Map(configurations.map((c) => [c.name, c.estimateS]));
+  return runs.reduce((s, r) => s + r.gapBeforeS + estimate.get(r.configuration)!, 0);
+}
+
 /** sha256 over what affects measurement: the configurations' settings, cycles, order, seed and gaps. */
 export function planHash(plan: Pick<CampaignPlan, 'configurations' | 'cycles' | 'order' | 'seed' | 'gaps'>): string {
   const basis = {
@@ -272,6 +326,19 @@ function planNotes(plan: CampaignPlan, configurations: number, candidates: numbe
   if (candidates > configurations) notes.push(`${candidates - configurations} grid point${candidates - configurations === 1 ? '' : 's'} resolved to settings identical to another and ${candidates - configurations === 1 ? 'was' : 'were'} merged`);
   if (plan.dropped.length > 0) notes.push(`${plan.dropped.length} grid point${plan.dropped.length === 1 ? '' : 's'} dropped as invalid (listed in the plan)`);
   return notes;
+}
+
+/** Sweep keys of a backend's section that an entry of another backend left out, once per entry. */
+function ignoredNotes(candidates: Candidate[]): string[] {
+  const byEntry = new Map<string, {backend: string; keys: Set<string>}>();
+  for (const c of candidates) {
+    if (c.ignored.length === 0) continue;
+    const label = c.entry.entry ?? 'base';
+    const seen = byEntry.get(label) ?? {backend: c.resolved.settings.backend, keys: new Set<string>()};
+    for (const key of c.ignored) seen.keys.add(key);
+    byEntry.set(label, seen);
+  }
+  return [...byEntry].map(([label, {backend, keys}]) => `${[...keys].join(', ')} ${keys.size === 1 ? 'applies' : 'apply'} to another backend's section: left out for ${label} (backend ${backend})`);
 }
 
 export function slug(name: string): string {

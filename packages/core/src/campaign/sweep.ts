@@ -24,20 +24,34 @@ interface Dimension {
   options: SweepAssignment[][];
 }
 
+/** How the sweep tells settings from group names and checks a setting's dotted key. */
+export interface SweepKeys {
+  /** Whether a dotted key's first segment names a setting (`workload`, `llamacpp`) rather than a group (`precision`). */
+  isSetting(first: string): boolean;
+  /** Top-level setting names, for did-you-mean. */
+  known: string[];
+  /** Why a dotted setting key names no setting (`unknown key "concurency" (did you mean …)`), or null. */
+  problem(key: string): string | null;
+}
+
 /**
- * The grid points of `sweep`, in a stable order (the first key varies slowest). `isSetting`
- * tells a dotted key's first segment that names a setting (`workload`, `llamacpp`) from a group
- * name (`precision`). Without a sweep there is one empty point.
+ * The grid points of `sweep`, in a stable order (the first key varies slowest). A key that
+ * names no setting is a located error (at the key in the campaign file), before any point is
+ * resolved. Without a sweep there is one empty point.
  */
-export function sweepPoints(sweep: Record<string, unknown[]> | undefined, isSetting: (first: string) => boolean, known: string[], file: LoadedFile): SweepPoint[] {
+export function sweepPoints(sweep: Record<string, unknown[]> | undefined, keys: SweepKeys, file: LoadedFile): SweepPoint[] {
   if (!sweep || Object.keys(sweep).length === 0) return [{assignments: []}];
   const dimensions: Dimension[] = [];
   const errors: ErrorDetail[] = [];
   for (const [key, values] of Object.entries(sweep)) {
-    const first = key.split('.')[0]!;
-    if (isSetting(first)) dimensions.push({options: values.map((value, i) => [{key, value, at: ['sweep', key, i]}])});
-    else if (values.every(isPlainObject)) dimensions.push(groupDimension(key, values, isSetting, known, errors));
-    else errors.push(notASetting(key, known, file.locate(['sweep', key], {key: true})));
+    const setting = keys.isSetting(key.split('.')[0]!);
+    if (!setting && values.every(isPlainObject)) {
+      dimensions.push(groupDimension(key, values, keys, file, errors));
+      continue;
+    }
+    const problem = setting ? keys.problem(key) : notASetting(key, keys.known);
+    if (problem === null) dimensions.push({options: values.map((value, i) => [{key, value, at: ['sweep', key, i]}])});
+    else errors.push({path: `sweep.${key}`, message: problem, location: file.locate(['sweep', key], {key: true})});
   }
   if (errors.length > 0) {
     throw configError(ErrorCodes.configInvalid, `${file.path}: the sweep has ${errors.length === 1 ? 'an error' : `${errors.length} errors`}`, [
@@ -47,26 +61,24 @@ export function sweepPoints(sweep: Record<string, unknown[]> | undefined, isSett
   return cross(dimensions);
 }
 
-function groupDimension(group: string, alternatives: Array<Record<string, unknown>>, isSetting: (first: string) => boolean, known: string[], errors: ErrorDetail[]): Dimension {
+function groupDimension(group: string, alternatives: Array<Record<string, unknown>>, keys: SweepKeys, file: LoadedFile, errors: ErrorDetail[]): Dimension {
   return {
     options: alternatives.map((alternative, i) =>
       Object.entries(alternative).flatMap(([key, value]) => {
-        if (isSetting(key.split('.')[0]!)) return [{key, value, at: ['sweep', group, i, key]}];
-        errors.push({path: `sweep.${group}[${i}].${key}`, message: notASetting(key, known).message});
+        const at = ['sweep', group, i, key];
+        const problem = keys.isSetting(key.split('.')[0]!) ? keys.problem(key) : notASetting(key, keys.known);
+        if (problem === null) return [{key, value, at}];
+        errors.push({path: `sweep.${group}[${i}].${key}`, message: problem, location: file.locate(at, {key: true})});
         return [];
       }),
     ),
   };
 }
 
-function notASetting(key: string, known: string[], location?: SourceLocation): ErrorDetail {
+function notASetting(key: string, known: string[]): string {
   const first = key.split('.')[0]!;
   const near = closest(first, known);
-  return {
-    path: `sweep.${key}`,
-    message: `"${first}" is not a setting${near ? ` (did you mean "${near}"?)` : ''}; a group of alternatives is a list of override maps`,
-    ...(location ? {location} : {}),
-  };
+  return `"${first}" is not a setting${near ? ` (did you mean "${near}"?)` : ''}; a group of alternatives is a list of override maps`;
 }
 
 /** The Cartesian product, first dimension slowest. */

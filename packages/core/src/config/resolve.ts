@@ -11,7 +11,7 @@ import type {z} from 'zod';
 import {parse as parseYamlScalar} from 'yaml';
 import {configError, ErrorCodes} from '../errors.js';
 import {requireBackend, type RegisteredBackend, type Registry} from '../registry.js';
-import {closest, formatPath, getPath, isPlainObject, leaves, type KeyPath} from './paths.js';
+import {closest, formatPath, getPath, isPlainObject, type KeyPath} from './paths.js';
 import {
   experimentFileSchema,
   experimentSettingsSchema,
@@ -158,12 +158,14 @@ function mergeLayers(layers: ConfigLayer[], pick: (data: Record<string, unknown>
   return out as Record<string, unknown>;
 }
 
-/** The highest-precedence layer holding `path` (or, with `nearest`, its nearest ancestor). */
+/** The layers highest precedence first (by role; the given order within a role). */
+function byPrecedence(layers: ConfigLayer[]): ConfigLayer[] {
+  return PRECEDENCE.flatMap((role) => layers.filter((layer) => layer.role === role));
+}
+
+/** The highest-precedence layer holding `path`. */
 function owner(layers: ConfigLayer[], path: KeyPath): ConfigLayer | undefined {
-  for (const role of PRECEDENCE) {
-    for (const layer of layers) if (layer.role === role && getPath(layer.data, path).found) return layer;
-  }
-  return undefined;
+  return byPrecedence(layers).find((layer) => getPath(layer.data, path).found);
 }
 
 function sourceOf(layer: ConfigLayer | undefined, path: KeyPath): SettingSource {
@@ -187,7 +189,8 @@ function locateIssue(layers: ConfigLayer[], path: KeyPath, key = false): {locati
     if (layer?.role === 'cli') return {flag: (sourceOf(layer, prefix) as {flag: string}).flag};
     if (layer?.file) return {location: layer.file.locate(path, {key})};
   }
-  const file = PRECEDENCE.flatMap((r) => layers.filter((l) => l.role === r && l.file))[0]?.file;
+  // A sweep point's layer is no place to add a key: the most specific file is the entry's (or base's).
+  const file = [...PRECEDENCE.filter((r) => r !== 'sweep'), 'sweep'].flatMap((r) => layers.filter((l) => l.role === r && l.file))[0]?.file;
   return file ? {location: file.locate([])} : {};
 }
 
@@ -431,13 +434,108 @@ async function validateFileLayer(layer: ConfigLayer, schema: z.ZodType, registry
   return details;
 }
 
+/**
+ * Every leaf of `output` as a setting with its source. A campaign resolves the same file layers
+ * for each of thousands of grid points, so sources are located once per layer and key, and a
+ * setting whose scalar value and source repeat is one shared object (settings are never mutated).
+ */
 function settingsFrom(output: Record<string, unknown>, layers: ConfigLayer[], redactor: Redactor, prefix: string[] = []): Setting[] {
-  return leaves(output, prefix).map(({path, value}) => ({
-    key: path.join('.'),
-    value: redactor.deep(value),
-    source: sourceOf(owner(layers, path), path),
-  }));
+  const ordered = byPrecedence(layers);
+  const out: Setting[] = [];
+  const path = [...prefix];
+  // `leaves(output, prefix)`, walked in place: `path` is the current key path, `key` it dotted.
+  const walk = (value: unknown, key: string, dotted: boolean) => {
+    if (isPlainObject(value) && (path.length === 0 || hasKeys(value))) {
+      for (const k in value) {
+        if (!Object.hasOwn(value, k)) continue;
+        path.push(k);
+        walk(value[k], childKey(key, k), dotted || k.includes('.'));
+        path.pop();
+      }
+    } else if (path.length > 0) {
+      out.push(settingOf(slotOf(ownerOf(ordered, path, key, dotted), redactor, path, key), key, value, redactor));
+    }
+  };
+  walk(output, prefix.reduce(childKey, ''), prefix.some((p) => p.includes('.')));
+  return out;
 }
+
+/** The first of `ordered` layers holding `path` (`key` dotted; `dotted` when one of its keys holds a dot). */
+function ownerOf(ordered: ConfigLayer[], path: string[], key: string, dotted: boolean): ConfigLayer | undefined {
+  for (const layer of ordered) if (dotted ? getPath(layer.data, path).found : holds(layer, path, key)) return layer;
+  return undefined;
+}
+
+function hasKeys(value: Record<string, unknown>): boolean {
+  for (const key in value) if (Object.hasOwn(value, key)) return true;
+  return false;
+}
+
+/** Per layer: the dotted path of every node of its data, or null when a key holds a dot (then paths are looked up). */
+const nodePaths = new WeakMap<ConfigLayer, Set<string> | null>();
+
+/** `getPath(layer.data, path).found` for a path without dots in its keys: a set lookup once the layer's paths are listed. */
+function holds(layer: ConfigLayer, path: string[], dotted: string): boolean {
+  let paths = nodePaths.get(layer);
+  if (paths === undefined) nodePaths.set(layer, (paths = pathsOf(layer.data)));
+  return paths ? paths.has(dotted) : getPath(layer.data, path).found;
+}
+
+function pathsOf(data: Record<string, unknown>): Set<string> | null {
+  const paths = new Set<string>();
+  const visit = (node: unknown, prefix: string): boolean => {
+    if (!isPlainObject(node)) return true;
+    for (const key in node) {
+      if (!Object.hasOwn(node, key)) continue;
+      if (key.includes('.')) return false;
+      const dotted = prefix === '' ? key : `${prefix}.${key}`;
+      paths.add(dotted);
+      if (!visit(node[key], dotted)) return false;
+    }
+    return true;
+  };
+  return visit(data, '') ? paths : null;
+}
+
+/** Dotted keys by parent key and child: one string per key however many settings name it, and no new string per lookup. */
+const childKeys = new Map<string, Map<string, string>>();
+
+function childKey(parent: string, child: string): string {
+  let byChild = childKeys.get(parent);
+  if (!byChild) childKeys.set(parent, (byChild = new Map()));
+  let key = byChild.get(child);
+  if (key === undefined) byChild.set(child, (key = parent === '' ? child : `${parent}.${child}`));
+  return key;
+}
+
+/** A key's source in one layer, and the settings already made from it by value. */
+interface Slot {
+  source: SettingSource;
+  settings: Map<unknown, Setting>;
+}
+
+/** Per layer (per redactor, i.e. per resolution or campaign plan, for defaults): key → slot. */
+const slots = new WeakMap<object, Map<string, Slot>>();
+
+function slotOf(layer: ConfigLayer | undefined, redactor: Redactor, path: string[], key: string): Slot {
+  const holder: object = layer ?? redactor;
+  let byKey = slots.get(holder);
+  if (!byKey) slots.set(holder, (byKey = new Map()));
+  let slot = byKey.get(key);
+  if (!slot) byKey.set(key, (slot = {source: layer ? sourceOf(layer, [...path]) : DEFAULT_SOURCE, settings: new Map()}));
+  return slot;
+}
+
+function settingOf(slot: Slot, key: string, value: unknown, redactor: Redactor): Setting {
+  // Without secrets a scalar is its own redaction; -0 is kept apart from 0 (a Map does not).
+  const shareable = redactor.size === 0 && (typeof value !== 'object' || value === null) && !Object.is(value, -0);
+  if (!shareable) return {key, value: redactor.deep(value), source: slot.source};
+  let setting = slot.settings.get(value);
+  if (!setting) slot.settings.set(value, (setting = {key, value, source: slot.source}));
+  return setting;
+}
+
+const DEFAULT_SOURCE: SettingSource = Object.freeze({kind: 'default'});
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -581,6 +679,38 @@ const FILE_SCHEMAS: Record<NonNullable<LayerFile['schema']>, z.ZodType> = {
   project: projectConfigSchema,
   campaign: experimentFileSchema.omit({name: true}),
 };
+
+/**
+ * Why dotted `key` names no setting of an experiment (`unknown key "concurency" (did you mean
+ * "concurrency"?)`), or null when it names one or cannot be told: below a union, a record or a
+ * scalar, or in a backend section whose JSON Schema does not close its properties.
+ */
+export function unknownSettingKey(registry: Registry, key: string): string | null {
+  const [first, ...rest] = key.split('.');
+  const backend = registry.backends.get(first!);
+  if (backend) return unknownAlong(backend.contribution.jsonSchema, rest, jsonShape);
+  return unknownAlong(experimentSettingsSchema, [first!, ...rest], shapeOf);
+}
+
+function unknownAlong(root: unknown, parts: string[], shapeAt: (node: unknown) => Record<string, unknown> | undefined): string | null {
+  let node = root;
+  for (const part of parts) {
+    const shape = shapeAt(node);
+    if (!shape) return null;
+    if (!Object.hasOwn(shape, part)) {
+      const near = closest(part, Object.keys(shape));
+      return `unknown key "${part}"${near ? ` (did you mean "${near}"?)` : ''}`;
+    }
+    node = shape[part];
+  }
+  return null;
+}
+
+/** The properties of a JSON Schema object that allows no others. */
+function jsonShape(node: unknown): Record<string, unknown> | undefined {
+  if (!isPlainObject(node) || node.additionalProperties !== false || !isPlainObject(node.properties)) return undefined;
+  return node.properties;
+}
 
 /** A layer of settings that no file holds as such (a sweep point), located through `file`. */
 export function dataLayer(role: Exclude<LayerRole, 'cli'>, data: Record<string, unknown>, file: LoadedFile): ConfigLayer {
