@@ -1,41 +1,11 @@
 import {describe, expect, it} from 'vitest';
+import {testPlan} from './__fixtures__/plan.js';
 import {applyEvent, applyEvents, findEntry, initialManifest, interruptedRunning, progressOf} from './manifest.js';
 import type {CampaignPlan, JournalEvent, JournalLine, Manifest} from './types.js';
 
-/** A plan of `configurations` × `cycles` runs in interleaved order; only the fields the manifest reads matter. */
+/** A plan of `configurations` × `cycles` runs in interleaved order. */
 function planOf(configurations: string[], cycles: number): CampaignPlan {
-  const runs = [];
-  for (let cycle = 1; cycle <= cycles; cycle++) {
-    for (const configuration of configurations) {
-      runs.push({key: `${configuration}#${cycle}`, configuration, cycle, position: runs.length + 1, gapBeforeS: 0, gapKind: 'none' as const, conditional: false});
-    }
-  }
-  return {
-    schemaVersion: 1,
-    id: 'test-20250101T000000Z',
-    name: 'test',
-    file: '/tmp/campaign.yaml',
-    createdAt: '2025-01-01T00:00:00.000Z',
-    cli: [],
-    cycles: {kind: 'fixed', count: cycles},
-    order: 'interleaved',
-    seed: 1,
-    seedSource: 'drawn',
-    gaps: {betweenExperimentsS: 0, betweenCyclesS: 0, cooldown: {enabled: false, deltaC: 0, timeoutS: 0}},
-    retry: {maxAttempts: 1},
-    failureThreshold: {ratio: 0.5, scope: 'campaign', minFinished: 4, promptTimeoutS: 1800},
-    runTimeoutS: 600,
-    runner: 'local',
-    resultsDir: '/tmp/results/test',
-    configurations: [],
-    varying: [],
-    dropped: [],
-    runs,
-    campaignSettings: [],
-    environment: {lemVersion: '0.1.0', plugins: [], models: {}, datasets: {}, gpus: {uuids: [], driverVersion: null}},
-    etaS: 0,
-    hash: 'abc',
-  };
+  return testPlan('test-20250101T000000Z', configurations, cycles, {seed: 1, gaps: {betweenExperimentsS: 0, betweenCyclesS: 0, cooldown: {enabled: false, deltaC: 0, timeoutS: 0}}});
 }
 
 /** Journal lines with consecutive seqs from `from`, a second apart. */

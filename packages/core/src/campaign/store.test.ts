@@ -6,6 +6,7 @@ import {fileURLToPath} from 'node:url';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
 import {isCodedError, type CodedError} from '../errors.js';
 import {processStartTime, waitFor} from '../runner/proc.js';
+import {testPlan} from './__fixtures__/plan.js';
 import {applyEvents, findEntry, initialManifest, progressOf} from './manifest.js';
 import {CAMPAIGN_FILES, createCampaignState, listCampaigns, openCampaignState, type CampaignStore} from './store.js';
 import type {CampaignPlan, JournalEvent, JournalLine, Manifest} from './types.js';
@@ -28,38 +29,9 @@ afterEach(() => {
   rmSync(root, {recursive: true, force: true});
 });
 
-/** A plan of `count` configurations × `cycles` runs; only what the state folder reads matters. */
+/** A plan of `count` configurations × `cycles` runs. */
 function planOf(id: string, count: number, cycles = 1): CampaignPlan {
-  const runs = [];
-  for (let cycle = 1; cycle <= cycles; cycle++) {
-    for (let c = 0; c < count; c++) runs.push({key: `conf${c}#${cycle}`, configuration: `conf${c}`, cycle, position: runs.length + 1, gapBeforeS: 0, gapKind: 'none' as const, conditional: false});
-  }
-  return {
-    schemaVersion: 1,
-    id,
-    name: id.replace(/-\d.*$/, ''),
-    file: `/tmp/${id}.yaml`,
-    createdAt: '2025-01-01T00:00:00.000Z',
-    cli: [],
-    cycles: {kind: 'fixed', count: cycles},
-    order: 'interleaved',
-    seed: 7,
-    seedSource: 'drawn',
-    gaps: {betweenExperimentsS: 60, betweenCyclesS: 300, cooldown: {enabled: false, deltaC: 0, timeoutS: 0}},
-    retry: {maxAttempts: 1},
-    failureThreshold: {ratio: 0.5, scope: 'campaign', minFinished: 4, promptTimeoutS: 1800},
-    runTimeoutS: 600,
-    runner: 'local',
-    resultsDir: `/tmp/results/${id}`,
-    configurations: [],
-    varying: [],
-    dropped: [],
-    runs,
-    campaignSettings: [],
-    environment: {lemVersion: '0.1.0', plugins: [], models: {}, datasets: {}, gpus: {uuids: [], driverVersion: null}},
-    etaS: 0,
-    hash: `hash-${id}`,
-  };
+  return testPlan(id, Array.from({length: count}, (_, c) => `conf${c}`), cycles, {hash: `hash-${id}`});
 }
 
 const track = (store: CampaignStore) => (stores.push(store), store);
