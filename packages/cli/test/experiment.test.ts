@@ -195,6 +195,21 @@ describe('lem experiment on the embedded llama.cpp server', () => {
     for (const r of measured) expect(r.sendMs).toBeGreaterThanOrEqual(r.scheduledMs);
   });
 
+  it("serves, hashes and records the backend's model_path, relative to the file that gives it", () => {
+    // The experiment lives in a folder of its own and lem runs from another: the path must hang from the file.
+    mkdirSync(join(dir, 'sub', 'variants'), {recursive: true});
+    const variant = join(dir, 'sub', 'variants', 'tiny-variant.gguf');
+    writeFileSync(variant, readFileSync(model));
+    const file = join(dir, 'sub', 'variant.yaml');
+    writeFileSync(file, `name: variant\nmodel: ../missing-base.gguf\ndataset:\n  kind: builtin\n  n_prompts: 4\n  max_input_tokens: 32\nworkload:\n  max_output_tokens: 4\n${FAST}  model_path: variants/tiny-variant.gguf\n`);
+    const run = lem(['experiment', file, '--json'], {home, cwd: home});
+    expect(run.status, run.stderr + run.stdout).toBe(0);
+    const result = readResult(runDirOf(run.stdout)) as Result & {model: {ref: string}; provenance: {model: {kind: string; path: string}}};
+    expect(result.model.ref).toBe(variant);
+    expect(result.provenance.model).toMatchObject({kind: 'file', path: variant});
+    expect(result.settings.find((s) => s.key === 'llamacpp.model_path')?.value).toBe(variant);
+  });
+
   it('--dry-run shows every setting with its source and starts nothing', () => {
     const file = experiment('dry', `workload:\n  concurrency: 2\n${FAST}`);
     const run = lem(['experiment', file, '--dry-run', '--set', 'workload.max_output_tokens=7'], {home, cwd: dir});

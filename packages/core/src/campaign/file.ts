@@ -87,6 +87,7 @@ export function loadCampaignFile(path: string, cwd = process.cwd()): CampaignFil
 export function subFile(file: LoadedFile, prefix: KeyPath, data: unknown): LoadedFile {
   return {
     path: file.path,
+    ...(file.absolutePath ? {absolutePath: file.absolutePath} : {}),
     data,
     locate: (path: KeyPath, options?: {key?: boolean}): SourceLocation => file.locate([...prefix, ...path], options),
   };
@@ -94,7 +95,7 @@ export function subFile(file: LoadedFile, prefix: KeyPath, data: unknown): Loade
 
 /** `file` with its data replaced (paths made absolute), located as before. */
 export function withData(file: LoadedFile, data: unknown): LoadedFile {
-  return {path: file.path, data, locate: file.locate};
+  return {...file, data};
 }
 
 /**

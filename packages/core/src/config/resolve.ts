@@ -8,6 +8,7 @@
  */
 import type {ErrorDetail, SourceLocation, StandardSchemaV1} from '@lem/plugin-kit';
 import type {z} from 'zod';
+import {dirname, isAbsolute, resolve} from 'node:path';
 import {parse as parseYamlScalar} from 'yaml';
 import {configError, ErrorCodes} from '../errors.js';
 import {requireBackend, type RegisteredBackend, type Registry} from '../registry.js';
@@ -663,6 +664,7 @@ export async function prepareLayers(input: ResolveInput, files: LayerFile[], red
   for (const {role, file, schema} of all) {
     try {
       const layer = fileLayer(role, file, env, redactor);
+      layer.data = absoluteBackendPaths(layer.data, dirname(file.absolutePath ?? resolve(file.path)), input.registry);
       layers.push(layer);
       details.push(...(await validateFileLayer(layer, FILE_SCHEMAS[schema ?? 'experiment'], input.registry)));
     } catch (error) {
@@ -672,6 +674,23 @@ export async function prepareLayers(input: ResolveInput, files: LayerFile[], red
     }
   }
   return {layers, details};
+}
+
+/**
+ * A backend's file settings are relative to the file that wrote them, like `model` and
+ * `dataset.path`; once layers of several files merge (and a server starts in another folder)
+ * that is lost, so each file's are made absolute as it is read. The plugins' convention: a key
+ * of a backend section ending in `_path` is a file (`llamacpp.model_path`).
+ */
+export function absoluteBackendPaths(data: Record<string, unknown>, dir: string, registry: Registry): Record<string, unknown> {
+  let out = data;
+  for (const id of registry.backends.keys()) {
+    const section = data[id];
+    if (!isPlainObject(section)) continue;
+    const fixed = Object.fromEntries(Object.entries(section).map(([k, v]) => [k, k.endsWith('_path') && typeof v === 'string' && !isAbsolute(v) ? resolve(dir, v) : v]));
+    out = {...out, [id]: fixed};
+  }
+  return out;
 }
 
 const FILE_SCHEMAS: Record<NonNullable<LayerFile['schema']>, z.ZodType> = {

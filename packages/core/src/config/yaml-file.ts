@@ -23,6 +23,8 @@ import {closest, formatPath, type KeyPath} from './paths.js';
 export interface LoadedFile {
   /** Path as the user gave it (used in messages). */
   path: string;
+  /** Absolute path, when the file was read from disk: relative paths inside it hang from its folder. */
+  absolutePath?: string;
   data: unknown;
   /** Location of the key itself (`key: true`) or of its value at `path`; the nearest existing ancestor when the path is absent. */
   locate(path: KeyPath, options?: {key?: boolean}): SourceLocation;
@@ -59,7 +61,7 @@ export function loadYamlFile(file: string, options: LoadOptions = {}): LoadedFil
       cwd,
     });
   }
-  return parseYamlText(text, name);
+  return {...parseYamlText(text, name), absolutePath: resolve(cwd, file)};
 }
 
 /** The error for a file that could not be read (`file` absolute, `name` as shown), with what to run instead. */

@@ -8,6 +8,7 @@ import {existsSync} from 'node:fs';
 import {resolve} from 'node:path';
 import {availableParallelism} from 'node:os';
 import type {ServerSpec} from '@lem/plugin-kit';
+import {isPlainObject} from '../config/paths.js';
 import {configError} from '../errors.js';
 import {assertCanTruncate, checkDatasetAvailable, loadPromptSets, type PreparedPrompt} from '../datasets/index.js';
 import {loadModelInfo, type ModelInfo} from '../flops/index.js';
@@ -54,6 +55,16 @@ export function resolveModelPath(model: string, baseDir: string): string {
   return model;
 }
 
+/**
+ * The model a backend serves: its section's `model_path` where it gives one (a quantised variant
+ * of `model`, the plugins' convention), else `model`. It is the one hashed, read for FLOPs and
+ * recorded, so a result describes the file that was served.
+ */
+export function servedModel(model: string, backendConfig: unknown): string {
+  const override = isPlainObject(backendConfig) ? backendConfig.model_path : undefined;
+  return typeof override === 'string' ? override : model;
+}
+
 export async function preflight(run: Run): Promise<RunPlan> {
   const {settings, backend} = run.resolved;
   const runnerId = run.opts.runner?.id ?? settings.runner;
@@ -63,11 +74,12 @@ export async function preflight(run: Run): Promise<RunPlan> {
   if (backend?.contribution.gpu === 'required' && settings.gpus.length === 0) {
     throw configError('E_GPU_REQUIRED', `backend ${backend.contribution.id} needs a GPU and the experiment gives it none`, ['gpus: [0]   # or a GPU UUID']);
   }
-  const modelRef = backend ? resolveModelPath(settings.model, run.opts.baseDir) : settings.model;
+  const served = servedModel(settings.model, run.resolved.backendConfig);
+  const modelRef = backend ? resolveModelPath(served, run.opts.baseDir) : settings.model;
   // A model given as a path must exist before a server is started for it (a hub id is the backend's business).
-  if (backend && modelRef !== settings.model && !existsSync(modelRef)) {
+  if (backend && modelRef !== served && !existsSync(modelRef)) {
     throw configError('E_MODEL_NOT_FOUND', `the model ${modelRef} does not exist`, [
-      "check `model:` (a relative path is resolved from the experiment file's folder)",
+      "check `model:` (or the backend's model_path; a relative path is resolved from the folder of the file that gives it)",
       'lem llamacpp tiny-model models/tiny.gguf   # a small test model',
     ]);
   }
