@@ -542,6 +542,20 @@ describe('refusals that run nothing (exit 2, located, no state folder)', () => {
     expect(stderr).toContain('Try: --runner local');
   });
 
+  it('--container-strategy is refused until the docker runner exists', () => {
+    expect(refuse('strategy.yaml', `name: st\n${common()}`, 'E_RUNNER_UNAVAILABLE', ['--container-strategy', 'persistent'])).toContain('needs the docker runner');
+  });
+
+  it('a missing campaign file suggests a campaign example, not an experiment', () => {
+    mkdirSync(join(cwd, 'examples'), {recursive: true});
+    write(cwd, 'examples/quickstart.yaml', common());
+    write(cwd, 'examples/tiny-campaign.yaml', `name: t\n${common()}`);
+    const run = lem(['campaign', 'run', 'no-such-campaign.yaml'], {home, cwd});
+    expectRefusal(run, 'E_FILE_NOT_FOUND');
+    expect(run.stderr).toContain('Try: lem campaign run examples/tiny-campaign.yaml');
+    expect(run.stderr).not.toContain('quickstart.yaml');
+  });
+
   it('lem results show of an unknown id', () => {
     const run = lem(['results', 'show', 'nosuch'], {home, cwd});
     expectRefusal(run, 'E_RESULT_NOT_FOUND');

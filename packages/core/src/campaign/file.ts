@@ -70,7 +70,7 @@ export interface CampaignFile {
 }
 
 export function loadCampaignFile(path: string, cwd = process.cwd()): CampaignFile {
-  const file = loadYamlFile(path, {command: 'lem campaign run', cwd});
+  const file = loadYamlFile(path, {kind: 'campaign', command: 'lem campaign run', cwd});
   if (!isPlainObject(file.data)) {
     throw configError(ErrorCodes.configInvalid, `${file.path} must be a mapping of keys to values`, ['see examples/tiny-campaign.yaml for the shape of a campaign file'], [
       {path: '(top level)', message: 'expected a mapping', location: file.locate([])},

@@ -220,6 +220,8 @@ describe('errors name file:line:col and the key path', () => {
     expect(e.code).toBe('E_CONFIG_REPETITION');
     expect(e.details?.[0]?.location).toEqual({file: 'e.yaml', line: 2, col: 1});
     expect(e.try.join('\n')).toMatch(/lem campaign run/);
+    // What the Try line says to write is a campaign file lem accepts: the experiment as its base.
+    expect(e.try.join('\n')).toContain('base: e.yaml, cycles: N');
   });
 
   it('reports YAML syntax and duplicate keys with positions', () => {

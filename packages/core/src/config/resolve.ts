@@ -634,7 +634,7 @@ export async function resolveExperiment(input: ResolveInput & {experimentFile: L
   const repetition = prepared.details.find((d) => d.message.includes('E_CONFIG_REPETITION'));
   if (repetition && prepared.details.length === 1) {
     throw configError(ErrorCodes.repetition, `${input.experimentFile.path} asks for repetition, which belongs to campaigns`, [
-      `put this experiment in a campaign file (experiments: [${input.experimentFile.path}], cycles: N) and run \`lem campaign run <campaign.yaml>\``,
+      `write a campaign file that repeats it (name: …, base: ${input.experimentFile.path}, cycles: N; base is relative to the campaign file) and run \`lem campaign run <campaign.yaml>\``,
     ], [{path: repetition.path, message: repetition.message.replace(' (E_CONFIG_REPETITION)', ''), location: repetition.location}]);
   }
   throwIfAny(prepared.details, input.experimentFile.path, ['fix the keys shown; `lem config schema` prints every key with its description']);

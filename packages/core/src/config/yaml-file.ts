@@ -32,7 +32,7 @@ export interface LoadedFile {
 
 export interface LoadOptions {
   /** What the file is meant to be, for messages: an experiment file or `.lem-config.yaml`. Default `experiment`. */
-  kind?: 'experiment' | 'project';
+  kind?: 'experiment' | 'project' | 'campaign';
   /** The command that takes such a file, for Try lines. Default `lem experiment`. */
   command?: string;
   /** The working directory paths are shown relative to (and `examples/` is looked for in). */
@@ -66,7 +66,7 @@ export function loadYamlFile(file: string, options: LoadOptions = {}): LoadedFil
 
 /** The error for a file that could not be read (`file` absolute, `name` as shown), with what to run instead. */
 function unreadable(file: string, name: string, code: string, options: Required<LoadOptions>): Error {
-  const noun = options.kind === 'project' ? 'a settings file' : 'an experiment file';
+  const noun = options.kind === 'project' ? 'a settings file' : options.kind === 'campaign' ? 'a campaign file' : 'an experiment file';
   if (code === 'EISDIR') {
     const inside = yamlFilesIn(file).map((f) => join(name, f));
     return configError(
@@ -88,7 +88,8 @@ function unreadable(file: string, name: string, code: string, options: Required<
 /** A command on one of the shipped examples when `examples/` is at hand, else where to find them. */
 function exampleHint(options: Required<LoadOptions>): string {
   const examples = yamlFilesIn(join(options.cwd, 'examples'));
-  const pick = examples.includes('quickstart.yaml') ? 'quickstart.yaml' : examples[0];
+  const preferred = options.kind === 'campaign' ? 'tiny-campaign.yaml' : 'quickstart.yaml';
+  const pick = examples.includes(preferred) ? preferred : examples[0];
   return pick ? `${options.command} examples/${pick}` : `copy one of examples/*.yaml from the lem repository, set its model:, then ${options.command} <file>`;
 }
 
