@@ -4,10 +4,8 @@ import {
   configError,
   formatSource,
   loadYamlFile,
-  parseSetFlag,
   resolveExperiment,
   runExperiment,
-  type CliSetting,
   type ExperimentEvent,
   type ExperimentResult,
   type Setting,
@@ -16,6 +14,7 @@ import {LemCommand} from '../base-command.js';
 import {formatValue, table, dim} from '../render.js';
 import {PhaseDisplay} from '../phase-display.js';
 import {interruptible} from '../signals.js';
+import {cliSettings} from '../cli-settings.js';
 import {renderResultTable} from '../result-table.js';
 
 export interface ExperimentCommandResult {
@@ -52,11 +51,7 @@ export default class Experiment extends LemCommand<typeof Experiment> {
   public async run(): Promise<ExperimentCommandResult> {
     const registry = await this.registry();
     const project = this.project();
-    const cli: CliSetting[] = [];
-    if (this.flags.runner) cli.push({key: 'runner', value: this.flags.runner, flag: '--runner'});
-    if (this.flags.backend) cli.push({key: 'backend', value: this.flags.backend, flag: '--backend'});
-    if (this.flags['results-dir']) cli.push({key: 'results_dir', value: this.flags['results-dir'], flag: '--results-dir'});
-    for (const s of this.flags.set ?? []) cli.push(parseSetFlag(s));
+    const cli = cliSettings(this.flags, this.flags.backend ? [{key: 'backend', value: this.flags.backend, flag: '--backend'}] : []);
 
     const experimentFile = loadYamlFile(this.args.file);
     const resolved = await resolveExperiment({registry, projectFile: this.projectFile(project), experimentFile, cli});

@@ -9,6 +9,7 @@ import type {SourceLocation} from '@lem/plugin-kit';
 import {configError, ErrorCodes} from '../errors.js';
 import {isPlainObject, type KeyPath} from '../config/paths.js';
 import {failureThresholdSchema, gapsSchema, retrySchema} from '../config/schemas.js';
+import {absoluteBackendPaths} from '../config/resolve.js';
 import {loadYamlFile, type LoadedFile} from '../config/yaml-file.js';
 import {CAMPAIGN_METRICS} from './summary.js';
 
@@ -106,13 +107,8 @@ export function withData(file: LoadedFile, data: unknown): LoadedFile {
  */
 export function absolutePaths(data: Record<string, unknown>, dir: string, backendIds: ReadonlySet<string>): Record<string, unknown> {
   const out: Record<string, unknown> = {...data};
-  const fix = (value: unknown) => (typeof value === 'string' && !isAbsolute(value) ? resolve(dir, value) : value);
+  const fix = (value: string) => (isAbsolute(value) ? value : resolve(dir, value));
   if (typeof out.model === 'string' && (out.model.startsWith('.') || /\.gguf$/i.test(out.model))) out.model = fix(out.model);
   if (isPlainObject(out.dataset) && typeof out.dataset.path === 'string') out.dataset = {...out.dataset, path: fix(out.dataset.path)};
-  for (const id of backendIds) {
-    const section = out[id];
-    if (!isPlainObject(section)) continue;
-    out[id] = Object.fromEntries(Object.entries(section).map(([k, v]) => [k, k.endsWith('_path') ? fix(v) : v]));
-  }
-  return out;
+  return absoluteBackendPaths(out, dir, backendIds);
 }

@@ -664,7 +664,7 @@ export async function prepareLayers(input: ResolveInput, files: LayerFile[], red
   for (const {role, file, schema} of all) {
     try {
       const layer = fileLayer(role, file, env, redactor);
-      layer.data = absoluteBackendPaths(layer.data, dirname(file.absolutePath ?? resolve(file.path)), input.registry);
+      layer.data = absoluteBackendPaths(layer.data, dirname(file.absolutePath ?? resolve(file.path)), input.registry.backends.keys());
       layers.push(layer);
       details.push(...(await validateFileLayer(layer, FILE_SCHEMAS[schema ?? 'experiment'], input.registry)));
     } catch (error) {
@@ -682,9 +682,9 @@ export async function prepareLayers(input: ResolveInput, files: LayerFile[], red
  * that is lost, so each file's are made absolute as it is read. The plugins' convention: a key
  * of a backend section ending in `_path` is a file (`llamacpp.model_path`).
  */
-export function absoluteBackendPaths(data: Record<string, unknown>, dir: string, registry: Registry): Record<string, unknown> {
+export function absoluteBackendPaths(data: Record<string, unknown>, dir: string, backendIds: Iterable<string>): Record<string, unknown> {
   let out = data;
-  for (const id of registry.backends.keys()) {
+  for (const id of backendIds) {
     const section = data[id];
     if (!isPlainObject(section)) continue;
     const fixed = Object.fromEntries(Object.entries(section).map(([k, v]) => [k, k.endsWith('_path') && typeof v === 'string' && !isAbsolute(v) ? resolve(dir, v) : v]));

@@ -1,6 +1,7 @@
 import {join} from 'node:path';
 import {Args, Flags} from '@oclif/core';
-import {configError, parseSetFlag, planCampaign, startCampaign, type CampaignPlan, type CampaignReport, type CliSetting} from '@lem/core';
+import {configError, planCampaign, startCampaign, type CampaignPlan, type CampaignReport} from '@lem/core';
+import {cliSettings} from '../../cli-settings.js';
 import {LemCommand} from '../../base-command.js';
 import {campaignSession} from '../../campaign-session.js';
 import {renderPlan} from '../../plan-render.js';
@@ -49,7 +50,7 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
       campaignPath: this.args.file,
       projectFile: this.projectFile(project),
       projectRoot: project.root,
-      cli: this.cliSettings(),
+      cli: cliSettings(this.flags, this.flags['container-strategy'] ? [{key: 'docker.strategy', value: this.flags['container-strategy'], flag: '--container-strategy'}] : []),
       cacheDir: join(this.config.cacheDir, 'datasets'),
       plugins: this.config.getPluginsList().map((p) => ({name: p.name, version: p.version})),
     };
@@ -76,14 +77,5 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
     });
     const result: CampaignRunResult = {dryRun: false, plan: planned.plan, notes: planned.notes, status: outcome.status, exitCode: outcome.exitCode, summaryPath: outcome.summaryPath, report: outcome.report};
     return this.finish(result, outcome.exitCode);
-  }
-
-  private cliSettings(): CliSetting[] {
-    const cli: CliSetting[] = [];
-    if (this.flags.runner) cli.push({key: 'runner', value: this.flags.runner, flag: '--runner'});
-    if (this.flags['container-strategy']) cli.push({key: 'docker.strategy', value: this.flags['container-strategy'], flag: '--container-strategy'});
-    if (this.flags['results-dir']) cli.push({key: 'results_dir', value: this.flags['results-dir'], flag: '--results-dir'});
-    for (const s of this.flags.set ?? []) cli.push(parseSetFlag(s));
-    return cli;
   }
 }
