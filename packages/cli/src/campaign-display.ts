@@ -29,7 +29,6 @@ export class CampaignDisplay {
    */
   private queue: Promise<void> = Promise.resolve();
   private countdown: NodeJS.Timeout | null = null;
-  private plan: CampaignPlan | null = null;
   /** The running run's warnings, by code and message: drawn once each when it ends. */
   private warnings = new Map<string, string>();
 
@@ -89,7 +88,6 @@ export class CampaignDisplay {
   }
 
   private start(event: Extract<CampaignEvent, {type: 'campaign-start'}>): void {
-    this.plan = event.plan;
     const p = event.plan;
     this.out(`${bold(`Campaign ${p.name}`)} ${dim(p.id)}${event.resumed ? ' (resumed)' : ''}: ${p.configurations.length} configuration${p.configurations.length === 1 ? '' : 's'} × ${cyclesText(p)} = ${p.runs.length} runs, order ${p.order}`);
     for (const note of event.notes) this.out(yellow(`note: ${note}`));
@@ -126,9 +124,6 @@ export class CampaignDisplay {
     else this.out(`${red(`✗ ${event.category}: ${event.code}`)} ${where}: ${event.message ?? ''}${event.willRetry ? dim(' (will retry)') : ''}\n  ${dim(event.runDir)}`);
   }
 
-  get campaign(): CampaignPlan | null {
-    return this.plan;
-  }
 }
 
 function cyclesText(plan: CampaignPlan): string {

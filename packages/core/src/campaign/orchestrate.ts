@@ -107,8 +107,9 @@ async function runWithRetries(opts: CampaignRunOptions, run: PlannedRun, emit: (
   const plan = store.plan;
   for (;;) {
     const entry = findEntry(store.manifest, run.key)!;
-    store.writeProgress(progressOf(plan, store.manifest, current(run, entry), etaS(plan, store.manifest, run.position)));
-    const outcome = await runAttempt({store, run, entry, resolved: opts.resolved.get(run.configuration)!, shared: opts.shared, signal, emit, etaS: etaS(plan, store.manifest, run.position), runExperiment: opts.runExperiment});
+    const eta = etaS(plan, store.manifest, run.position);
+    store.writeProgress(progressOf(plan, store.manifest, current(run, entry), eta));
+    const outcome = await runAttempt({store, run, entry, resolved: opts.resolved.get(run.configuration)!, shared: opts.shared, signal, emit, etaS: eta, runExperiment: opts.runExperiment});
     const after = findEntry(store.manifest, run.key)!;
     const willRetry = outcome.status === 'failed' && retryDue(after, plan.retry.maxAttempts) && !signal.aborted;
     emit({type: 'run-end', run, attempt: outcome.attempt, status: outcome.status, category: outcome.category, code: outcome.code, message: outcome.message, runDir: join(plan.resultsDir, outcome.resultPath), durationS: outcome.durationS, willRetry, adopted: false});

@@ -9,7 +9,7 @@ import {isDeepStrictEqual} from 'node:util';
 import stableStringify from 'fast-json-stable-stringify';
 import {configError, ErrorCodes} from '../errors.js';
 import {isPlainObject} from '../config/paths.js';
-import {commandLineLayer, dataLayer, formatSource, parseLocated, prepareLayers, throwLayerErrors, unknownSettingKey, type CliSetting, type ConfigLayer, type Found, type LayerFile, type ResolvedExperiment} from '../config/resolve.js';
+import {commandLineLayer, dataLayer, formatSource, parseLocated, prepareLayers, throwLayerErrors, unknownSettingKey, type CliSetting, type Found, type LayerFile, type ResolvedExperiment} from '../config/resolve.js';
 import {Redactor} from '../config/secrets.js';
 import {loadYamlFile, type LoadedFile} from '../config/yaml-file.js';
 import type {Registry} from '../registry.js';
@@ -349,4 +349,3 @@ function timestamp(date: Date): string {
   return date.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
 }
 
-export type {ConfigLayer, Found};

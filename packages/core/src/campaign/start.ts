@@ -11,7 +11,7 @@ import {STATE_DIR} from '../config/project.js';
 import {reapStaleServers} from '../runner/index.js';
 import {isMeasured} from './configurations.js';
 import {diffEnvironment} from './environment.js';
-import {findEntry} from './manifest.js';
+import {interruptedRunning} from './manifest.js';
 import {planCampaign, type PlanInput, type Planned} from './plan.js';
 import {readRunResult} from './results.js';
 import {createCampaignState, listCampaigns, openCampaignState, type CampaignListing, type CampaignStore} from './store.js';
@@ -91,7 +91,7 @@ export async function resumeCampaign(input: ResumeInput): Promise<{planned: Plan
  */
 function settleLeftRunning(store: CampaignStore): string[] {
   const adopted: string[] = [];
-  for (const entry of store.manifest.entries.filter((e) => e.status === 'running')) {
+  for (const entry of interruptedRunning(store.manifest)) {
     const last = entry.history.at(-1);
     const resultPath = last?.resultPath ?? `${entry.configuration}-c${entry.cycle}-t${entry.history.length}`;
     const result = readRunResult(join(store.plan.resultsDir, resultPath));
@@ -107,7 +107,7 @@ function settleLeftRunning(store: CampaignStore): string[] {
       store.record({type: 'run-end', key: entry.key, attempt, status: 'interrupted', category: 'interrupted', code: 'E_INTERRUPTED', message: 'lem stopped during this run', resultPath, durationS: 0});
     }
   }
-  return adopted.filter((k) => findEntry(store.manifest, k));
+  return adopted;
 }
 
 function durationOf(result: NonNullable<ReturnType<typeof readRunResult>>): number {
