@@ -6,7 +6,7 @@ PNPM_VERSION := 12.4.2
 LEM := node packages/cli/bin/run.js
 ARGS ?=
 
-.PHONY: help setup build dev test lint bench demo clean
+.PHONY: help setup build dev test lint bench demo clean docker
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -35,6 +35,13 @@ bench: build ## Benchmarks: CLI cold start, server tokens/s (prints JSON)
 demo: setup ## Set up this machine and run the quickstart experiment
 	$(LEM) llamacpp tiny-model models/tiny.gguf --force
 	$(LEM) experiment examples/quickstart.yaml
+
+docker: build ## Build every backend's container image (lem images build): make docker ARGS="--build-arg BASE=…"
+	$(LEM) images build $(ARGS)
+
+# One backend's image (`make help` lists only plain names): make docker-llamacpp ARGS="--build-arg BASE=…"
+docker-%: build
+	$(LEM) images build $* $(ARGS)
 
 clean: ## Remove build outputs
 	rm -rf packages/*/dist plugins/*/dist packages/*/oclif.manifest.json plugins/*/oclif.manifest.json

@@ -8,6 +8,7 @@ import {
   formatCodedError,
   isCodedError,
   loadProjectConfig,
+  reapContainersAtStart,
   type CodedError,
   type LoadedFile,
   type ProjectRoot,
@@ -47,6 +48,7 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
     const {flags, args} = await this.parse({flags: this.ctor.flags, baseFlags: (super.ctor as typeof LemCommand).baseFlags, args: this.ctor.args, strict: this.ctor.strict, enableJsonFlag: this.ctor.enableJsonFlag});
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
+    await reapContainersAtStart();
   }
 
   /** Registered backends and notifiers; plugin problems are printed once as named warnings. */
@@ -80,6 +82,11 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
   protected displayMode(): 'tty' | 'plain' | 'quiet' {
     if (this.flags?.quiet || this.jsonEnabled()) return 'quiet';
     return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
+  }
+
+  /** A human can be asked: a terminal on both ends, and neither --quiet nor --json. */
+  protected interactive(): boolean {
+    return this.displayMode() !== 'quiet' && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
   }
 
   /** Returns the result (printed as JSON with --json) and exits with `exitCode` when it is not 0. */

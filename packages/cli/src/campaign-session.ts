@@ -1,5 +1,5 @@
 import {join} from 'node:path';
-import {runCampaign, type CampaignOutcome, type CampaignStore, type Planned} from '@lem/core';
+import {runCampaign, type CampaignOutcome, type CampaignStore, type Planned, type RunnerSession} from '@lem/core';
 import {CampaignDisplay, renderCampaignSummary, type DisplayMode} from './campaign-display.js';
 import {interruptible} from './signals.js';
 import {askThreshold} from './threshold-prompt.js';
@@ -7,6 +7,8 @@ import {askThreshold} from './threshold-prompt.js';
 export interface SessionInput {
   planned: Planned;
   store: CampaignStore;
+  /** The runner every run uses; closed when the campaign ends. */
+  session: RunnerSession;
   resumed: boolean;
   notes: string[];
   retryFailed: boolean;
@@ -32,6 +34,7 @@ export async function campaignSession(input: SessionInput): Promise<CampaignOutc
   try {
     const outcome = await runCampaign({
       store: input.store,
+      session: input.session,
       resolved: input.planned.resolved,
       shared: {
         baseDir: join(input.planned.plan.file, '..'),
@@ -60,6 +63,7 @@ export async function campaignSession(input: SessionInput): Promise<CampaignOutc
     return outcome;
   } finally {
     dispose();
+    await input.session.close();
     input.store.close();
   }
 }

@@ -13,6 +13,7 @@ export function renderPlan(plan: CampaignPlan, notes: string[]): string {
   for (const note of notes) lines.push(yellow(`note: ${note}`));
   lines.push('', bold('Campaign settings'), table(['SETTING', 'VALUE', 'SOURCE'], plan.campaignSettings.map((s) => [s.key, formatValue(s.value), s.from])));
   lines.push(dim(`seed ${plan.seed} (${plan.seedSource})`));
+  lines.push(`runner ${plan.runner}${plan.containerStrategy ? ` (containers: ${plan.containerStrategy})` : ''}`);
   lines.push('', bold(`Configurations (${plan.configurations.length})`));
   if (plan.varying.length > 0) {
     lines.push(table(['CONFIGURATION', ...plan.varying.map((k) => k.toUpperCase())], plan.configurations.map((c) => [c.name, ...plan.varying.map((k) => formatValue(c.varies[k]))])));
@@ -24,11 +25,13 @@ export function renderPlan(plan: CampaignPlan, notes: string[]): string {
   }
   lines.push('', bold('Runs'));
   const rows: string[][] = [];
+  const reused = new Set(plan.configurations.filter((c) => c.serverReused).map((c) => c.name));
   for (const r of plan.runs) {
-    if (r.gapBeforeS > 0) rows.push(['', dim(`gap ${duration(r.gapBeforeS)} (${r.gapKind === 'cycles' ? 'between cycles' : 'between experiments'})`), '', '']);
-    rows.push([String(r.position), r.configuration, `${r.cycle}`, r.conditional ? 'if CI not reached' : '']);
+    if (r.gapBeforeS > 0) rows.push(['', dim(`gap ${duration(r.gapBeforeS)} (${r.gapKind === 'cycles' ? 'between cycles' : 'between experiments'})`), '', '', '']);
+    const server = reused.has(r.configuration) ? 'reused' : r.keepServer ? 'fresh, kept' : 'fresh';
+    rows.push([String(r.position), r.configuration, `${r.cycle}`, server, r.conditional ? 'if CI not reached' : '']);
   }
-  lines.push(table(['#', 'CONFIGURATION', 'CYCLE', ''], rows));
+  lines.push(table(['#', 'CONFIGURATION', 'CYCLE', 'SERVER', ''], rows));
   lines.push('', `ETA ${duration(plan.etaS)} (gaps ${duration(plan.runs.reduce((s, r) => s + r.gapBeforeS, 0))} + runs by estimate)`);
   for (const c of plan.configurations) {
     lines.push('', bold(`Settings of ${c.name}`), table(['SETTING', 'VALUE', 'SOURCE'], c.settings.map((s) => [s.key, formatValue(s.value), s.from])));

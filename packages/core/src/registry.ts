@@ -40,7 +40,7 @@ const ID = /^[a-z][a-z0-9-]*$/;
 /** Ids core reserves: top-level experiment keys a backend section must not shadow. */
 const RESERVED_IDS = new Set([
   'name', 'description', 'model', 'base_url', 'api_key_env', 'gpus', 'workload', 'warmup', 'measure', 'runner', 'backend',
-  'dataset', 'results_dir', 'verbosity', 'docker', 'gaps', 'retry', 'failure_threshold', 'notifications', 'openai',
+  'dataset', 'results_dir', 'verbosity', 'docker', 'reuse_server', 'gaps', 'retry', 'failure_threshold', 'notifications', 'openai',
 ]);
 
 function hasStandardSchema(value: unknown): boolean {

@@ -1,8 +1,10 @@
-import {existsSync} from 'node:fs';
+import {existsSync, readFileSync, statSync} from 'node:fs';
+import {basename, dirname, join} from 'node:path';
 import {API_VERSION} from '@lem/plugin-kit';
 import {describe, expect, it} from 'vitest';
 import registerHook from './hooks/register.js';
-import {backend, configSchema, SERVER_MAIN_PATH} from './index.js';
+import {backend, configSchema, CONTAINER_LAUNCHER, DOCKERFILE_PATH, SERVER_MAIN_PATH} from './index.js';
+import {PLUGIN_VERSION} from './version.js';
 import type {LlamacppConfig} from './schema.js';
 
 const ctx = {model: '/models/tiny.gguf', port: 18123, gpus: [], workdir: '/tmp/w', threads: 3, runner: 'local' as const};
@@ -12,6 +14,56 @@ async function config(section: unknown): Promise<LlamacppConfig> {
   if ('issues' in result && result.issues) throw new Error('invalid');
   return (result as {value: LlamacppConfig}).value;
 }
+
+describe('in a container (runner docker)', () => {
+  const docker = {...ctx, model: '/data/models/tiny.gguf', runner: 'docker' as const};
+
+  it('runs the image\'s launcher on the model mounted read-only at /models, with the same flags', async () => {
+    const spec = backend.server(await config({threads: 1}), docker);
+    expect(spec.argv[0]).toBe(CONTAINER_LAUNCHER);
+    const flag = (name: string) => spec.argv[spec.argv.indexOf(name) + 1];
+    expect(flag('--model')).toBe('/models/tiny.gguf');
+    expect([flag('--host'), flag('--port'), flag('--threads')]).toEqual(['127.0.0.1', '18123', '1']);
+    expect(spec.mounts).toEqual([{hostPath: '/data/models', containerPath: '/models', readOnly: true}]);
+    expect(spec.argv).not.toContain(process.execPath);
+  });
+
+  it('mounts the folder of model_path when the section gives one', async () => {
+    const spec = backend.server(await config({model_path: '/q/tiny-q8.gguf'}), docker);
+    expect(spec.argv[spec.argv.indexOf('--model') + 1]).toBe('/models/tiny-q8.gguf');
+    expect(spec.mounts).toEqual([{hostPath: '/q', containerPath: '/models', readOnly: true}]);
+  });
+
+  it('names its image and the Dockerfile that builds it (shipped in the package)', () => {
+    expect(backend.image).toEqual({ref: `lem/backend-llamacpp:${PLUGIN_VERSION}`, dockerfile: DOCKERFILE_PATH, buildArgs: {LEM_PLUGIN_VERSION: PLUGIN_VERSION}});
+    expect(existsSync(DOCKERFILE_PATH)).toBe(true);
+  });
+
+  it('keeps the local launch without mounts', async () => {
+    expect(backend.server(await config({}), ctx).mounts).toBeUndefined();
+  });
+
+  it('passes the same flags on both runners; only argv[0..] and the model path differ', async () => {
+    const section = await config({threads: 2, parallel: 3, context_size: 512, gpu_layers: 0, batch_size: 64, flash_attention: true});
+    const local = backend.server(section, {...docker, runner: 'local'});
+    const inside = backend.server(section, docker);
+    const withoutModel = (argv: string[]) => argv.filter((_, i) => argv[i - 1] !== '--model' && argv[i] !== '--model');
+    expect(withoutModel(inside.argv.slice(1))).toEqual(withoutModel(local.argv.slice(2)));
+    expect(local.argv[local.argv.indexOf('--model') + 1]).toBe('/data/models/tiny.gguf');
+    expect({...inside, argv: [], mounts: undefined}).toEqual({...local, argv: []});
+  });
+
+  it('ships its image parts: the launcher (executable, outside /usr) beside the Dockerfile, the docker folder in the package', () => {
+    const launcher = join(dirname(DOCKERFILE_PATH), basename(CONTAINER_LAUNCHER));
+    expect(statSync(launcher).mode & 0o111).not.toBe(0);
+    expect(CONTAINER_LAUNCHER.startsWith('/usr/')).toBe(false);
+    const dockerfile = readFileSync(DOCKERFILE_PATH, 'utf8');
+    expect(dockerfile).toMatch(/^ARG BASE=node:20-bookworm-slim\nFROM \$\{BASE\}$/m);
+    expect(dockerfile).toContain(`COPY ${basename(CONTAINER_LAUNCHER)} ${CONTAINER_LAUNCHER}`);
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {files: string[]};
+    expect(pkg.files).toContain('docker');
+  });
+});
 
 describe('backend contribution', () => {
   it('describes itself', () => {

@@ -1,8 +1,8 @@
 import {dirname, isAbsolute, join, resolve} from 'node:path';
 import {Args, Flags} from '@oclif/core';
 import {
-  configError,
   formatSource,
+  refuseStrategyWithoutDocker,
   loadYamlFile,
   resolveExperiment,
   runExperiment,
@@ -16,6 +16,7 @@ import {PhaseDisplay} from '../phase-display.js';
 import {interruptible} from '../signals.js';
 import {cliSettings} from '../cli-settings.js';
 import {renderResultTable} from '../result-table.js';
+import {persistentConfirmation, runnerFlags, strategySetting} from '../runner-flags.js';
 
 export interface ExperimentCommandResult {
   dryRun: boolean;
@@ -42,7 +43,7 @@ export default class Experiment extends LemCommand<typeof Experiment> {
   static override flags = {
     'dry-run': Flags.boolean({description: 'Resolve and print every setting with its source, and the server command; run nothing.'}),
     'results-dir': Flags.string({description: 'Where the result folder is written (default: results/ under the project root).'}),
-    runner: Flags.option({options: ['local', 'docker'] as const, description: 'Where the server runs.'})(),
+    ...runnerFlags,
     backend: Flags.string({description: 'Backend id (overrides the file).'}),
     set: Flags.string({description: 'Set any setting by dotted key, e.g. workload.concurrency=4 (repeatable).', multiple: true}),
     'wait-for-devices': Flags.integer({description: 'Wait up to this many seconds for another lem run to free the CPU or GPUs (default: fail at once with E_DEVICE_BUSY).', min: 0, default: 0}),
@@ -51,14 +52,12 @@ export default class Experiment extends LemCommand<typeof Experiment> {
   public async run(): Promise<ExperimentCommandResult> {
     const registry = await this.registry();
     const project = this.project();
-    const cli = cliSettings(this.flags, this.flags.backend ? [{key: 'backend', value: this.flags.backend, flag: '--backend'}] : []);
+    const cli = cliSettings(this.flags, [...(this.flags.backend ? [{key: 'backend', value: this.flags.backend, flag: '--backend'}] : []), ...strategySetting(this.flags)]);
 
     const experimentFile = loadYamlFile(this.args.file);
     const resolved = await resolveExperiment({registry, projectFile: this.projectFile(project), experimentFile, cli});
     const settings = resolved.sources.map((s) => ({...s, from: formatSource(s.source)}));
-    if (resolved.settings.runner === 'docker') {
-      throw configError('E_RUNNER_UNAVAILABLE', 'the docker runner is not available in this version of lem', ['--runner local']);
-    }
+    refuseStrategyWithoutDocker(cli, resolved.settings.runner);
 
     if (this.flags['dry-run']) {
       this.say(dim(`project root: ${project.root}`));
@@ -83,6 +82,7 @@ export default class Experiment extends LemCommand<typeof Experiment> {
         experimentFile: experimentFile.path,
         plugins: this.config.getPluginsList().map((p) => ({name: p.name, version: p.version})),
         waitForDevicesS: this.flags['wait-for-devices'],
+        confirmPersistent: persistentConfirmation(this.flags, this.interactive()),
         onEvent,
         signal,
       }).finally(() => display.finish());

@@ -4,6 +4,7 @@ import {configError, resumeCampaign, unfinishedCampaigns, type CampaignListing} 
 import {LemCommand} from '../base-command.js';
 import {campaignSession} from '../campaign-session.js';
 import {listingTable} from '../campaign-listing.js';
+import {persistentConfirmation, runnerFlags} from '../runner-flags.js';
 import type {CampaignRunResult} from './campaign/run.js';
 
 export default class Resume extends LemCommand<typeof Resume> {
@@ -18,6 +19,7 @@ export default class Resume extends LemCommand<typeof Resume> {
     'retry-failed': Flags.boolean({description: 'Run failed runs again (not those that failed for their config).', default: true, allowNo: true}),
     'allow-env-change': Flags.boolean({description: 'Continue although what the measurements depend on changed (the summary marks the boundary).'}),
     'wait-for-devices': Flags.integer({description: 'Wait up to this many seconds for another lem run to free the devices.', min: 0, default: 0}),
+    ...runnerFlags,
   };
 
   public async run(): Promise<CampaignRunResult> {
@@ -26,13 +28,26 @@ export default class Resume extends LemCommand<typeof Resume> {
     const id = this.args.id ?? (await this.pick(unfinishedCampaigns(project.root)));
     const plugins = this.config.getPluginsList().map((p) => ({name: p.name, version: p.version}));
     const cacheDir = join(this.config.cacheDir, 'datasets');
-    const {planned, store, envChanges, adopted} = await resumeCampaign({registry, id, projectFile: this.projectFile(project), projectRoot: project.root, cacheDir, plugins, allowEnvChange: this.flags['allow-env-change']});
+    const {planned, store, envChanges, adopted, session} = await resumeCampaign({
+      registry,
+      id,
+      projectFile: this.projectFile(project),
+      projectRoot: project.root,
+      cacheDir,
+      plugins,
+      allowEnvChange: this.flags['allow-env-change'],
+      runner: this.flags.runner,
+      containerStrategy: this.flags['container-strategy'],
+      confirmPersistent: persistentConfirmation(this.flags, this.interactive()),
+      onRunnerWarning: (w) => this.note(`${w.code}: ${w.message}`),
+    });
     const notes = [...planned.notes];
     if (adopted.length > 0) notes.push(`adopted ${adopted.length} result${adopted.length === 1 ? '' : 's'} written just before lem stopped: ${adopted.join(', ')}`);
     if (envChanges.length > 0) notes.push(`continuing across an environment change (--allow-env-change): ${envChanges.join('; ')}`);
     const outcome = await campaignSession({
       planned,
       store,
+      session,
       resumed: true,
       notes,
       retryFailed: this.flags['retry-failed'],

@@ -12,7 +12,8 @@ import {crashPoint} from './crash.js';
 import type {CampaignEvent} from './events.js';
 import {SERVER_LOG} from './results.js';
 import type {CampaignStore} from './store.js';
-import type {CampaignContext, ManifestEntry, PlannedRun} from './types.js';
+import type {CampaignContext, CampaignPlan, ManifestEntry, PlannedRun} from './types.js';
+import type {ReuseRequest, ReusingRunner} from '../runner/reuse.js';
 
 /** What every run of a campaign shares, beyond its own settings. */
 export type SharedRunOptions = Omit<RunExperimentOptions, 'resolved' | 'resultsDir' | 'onEvent' | 'signal' | 'runDirName' | 'campaign'>;
@@ -65,6 +66,8 @@ export async function runAttempt(input: AttemptInput): Promise<AttemptOutcome> {
   const outcome = await experimentWithin(input, context, resultPath);
   const durationS = Number(process.hrtime.bigint() - started) / 1e9;
   if (outcome.error && outcome.status === 'failed') keepServerTail(outcome);
+  // A server whose run failed is not handed on: the next run starts its own.
+  if (outcome.error && input.run.keepServer) await (input.shared.runner as Partial<ReusingRunner> | undefined)?.release?.();
   crashPoint('after-result-before-journal');
   const status = outcome.error?.category === 'interrupted' ? 'interrupted' : outcome.status;
   const result: AttemptOutcome = {
@@ -98,6 +101,7 @@ async function experimentWithin(input: AttemptInput, context: CampaignContext, r
       resultsDir: plan.resultsDir,
       runDirName,
       campaign: context,
+      reuse: reuseOf(plan, input.run),
       signal: controller.signal,
       onEvent: (event) => {
         if (event.type === 'phase' && event.phase === 'teardown' && event.state === 'start') crashPoint('in-teardown');
@@ -108,6 +112,13 @@ async function experimentWithin(input: AttemptInput, context: CampaignContext, r
     clearTimeout(timer);
     input.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** What the plan decided about this run's server (`reuse_server`); absent when it neither takes nor keeps one. */
+function reuseOf(plan: CampaignPlan, run: PlannedRun): ReuseRequest | undefined {
+  const configuration = plan.configurations.find((c) => c.name === run.configuration)!;
+  if (!configuration.serverReused && !run.keepServer) return undefined;
+  return {key: configuration.launchKey, take: configuration.serverReused, keep: run.keepServer};
 }
 
 /** A failed run keeps its server's last lines as a file beside result.json, for `less`. */

@@ -1,7 +1,7 @@
 export * from './types.js';
 export type {CampaignEvent, ThresholdDecision, ThresholdQuestion} from './events.js';
 export {planCampaign, estimateRunS, planHash, slug, type PlanInput, type Planned} from './plan.js';
-export {startCampaign, resumeCampaign, diffPlans, unfinishedCampaigns, stateRootOf, type ResumeInput} from './start.js';
+export {startCampaign, resumeCampaign, openCampaignRunner, diffPlans, unfinishedCampaigns, stateRootOf, type ResumeInput, type RunnerInput} from './start.js';
 export {runCampaign, type CampaignOutcome, type CampaignRunOptions} from './orchestrate.js';
 export type {SharedRunOptions} from './dispatch.js';
 export {campaignReport, writeCampaignReport, readRunResult, SUMMARY_FILES, SERVER_LOG, type CampaignReport} from './results.js';

@@ -15,6 +15,7 @@ import type {CampaignEvent, ThresholdDecision, ThresholdQuestion} from './events
 import {findEntry, progressOf} from './manifest.js';
 import {campaignReport, readRunResult, writeCampaignReport, type CampaignReport} from './results.js';
 import type {CampaignStore} from './store.js';
+import type {RunnerSession} from '../runner/session.js';
 import {CAMPAIGN_METRICS} from './summary.js';
 import type {CampaignStatus, ManifestEntry, PlannedRun} from './types.js';
 
@@ -23,6 +24,8 @@ export interface CampaignRunOptions {
   /** Each configuration resolved for running, by name. */
   resolved: Map<string, ResolvedExperiment>;
   shared: SharedRunOptions;
+  /** The runner every run uses (from startCampaign/resumeCampaign); closed when the campaign ends, however it ends. */
+  session?: RunnerSession;
   onEvent?: (event: CampaignEvent) => void;
   signal?: AbortSignal;
   /** Asked when the failure threshold is crossed; absent (no TTY), the campaign stops resumably. */
@@ -50,6 +53,14 @@ export interface CampaignOutcome {
 type Stop = {status: CampaignStatus; reason: string | null} | null;
 
 export async function runCampaign(opts: CampaignRunOptions): Promise<CampaignOutcome> {
+  try {
+    return await runCampaignWith(opts.session ? {...opts, shared: {...opts.shared, runner: opts.session.runner}} : opts);
+  } finally {
+    await opts.session?.close();
+  }
+}
+
+async function runCampaignWith(opts: CampaignRunOptions): Promise<CampaignOutcome> {
   const {store} = opts;
   const emit = (event: CampaignEvent) => {
     store.log(event.type === 'run-end' && event.status === 'failed' ? 'warn' : 'debug', describeEvent(event));

@@ -206,7 +206,7 @@ describe('invalid points and invalid experiments', () => {
     p = project({'c.yaml': 'name: d\nmodel: m.gguf\nsweep:\n  backend: [llamacpp, nope]\n'});
     const {plan} = await p.plan('c.yaml');
     expect(names(plan)).toEqual(['d']);
-    expect(plan.dropped).toEqual([{point: 'backend=nope', reasons: ['backend "nope" is not installed (installed: handmade, llamacpp)']}]);
+    expect(plan.dropped).toEqual([{point: 'backend=nope', reasons: ['backend "nope" is not installed (installed: boxed, handmade, llamacpp)']}]);
   });
 
   it('stops with E_CONFIG_INVALID when no point is valid', async () => {
@@ -301,11 +301,51 @@ describe('invalid points and invalid experiments', () => {
     expect(e.details![0]!.message).toContain(message);
   });
 
-  it('refuses runner: docker with E_RUNNER_UNAVAILABLE, from the file or from --runner', async () => {
+  it('routes runner: docker from the file or --runner, and records the container strategy (the CLI wins)', async () => {
     p = project({'c.yaml': 'name: x\nmodel: m.gguf\nrunner: docker\n', 'd.yaml': 'name: y\nmodel: m.gguf\n'});
-    expect((await failure(p.plan('c.yaml'))).code).toBe('E_RUNNER_UNAVAILABLE');
-    expect((await failure(p.plan('d.yaml', {cli: [{key: 'runner', value: 'docker', flag: '--runner'}]}))).code).toBe('E_RUNNER_UNAVAILABLE');
-    expect((await p.plan('d.yaml')).plan.runner).toBe('local');
+    expect((await p.plan('c.yaml')).plan).toMatchObject({runner: 'docker', containerStrategy: 'ephemeral'});
+    const cli = [{key: 'runner', value: 'docker', flag: '--runner'}, {key: 'docker.strategy', value: 'persistent', flag: '--container-strategy'}];
+    expect((await p.plan('d.yaml', {cli})).plan).toMatchObject({runner: 'docker', containerStrategy: 'persistent'});
+    expect((await p.plan('d.yaml')).plan).toMatchObject({runner: 'local', containerStrategy: null});
+  });
+
+  it('refuses --container-strategy where the runner is local', async () => {
+    p = project({'d.yaml': 'name: y\nmodel: m.gguf\n'});
+    const e = await failure(p.plan('d.yaml', {cli: [{key: 'docker.strategy', value: 'persistent', flag: '--container-strategy'}]}));
+    expect(e.code).toBe('E_STRATEGY_NEEDS_DOCKER');
+    expect(e.try.join('\n')).toContain('--runner docker');
+  });
+
+  it('runs a campaign of several backends in docker whatever .lem-config.yaml says, with the source "multi-backend campaign"', async () => {
+    const campaign = 'name: mb\nmodel: m.gguf\nexperiments:\n  - {name: a, backend: llamacpp}\n  - {name: b, backend: handmade, handmade: {size: 1}}\n';
+    p = project({'.lem-config.yaml': 'runner: local\n', 'c.yaml': campaign});
+    const {plan} = await p.plan('c.yaml');
+    expect(plan.runner).toBe('docker');
+    for (const c of plan.configurations) expect(settingOf(c, 'runner')).toMatchObject({value: 'docker', from: 'multi-backend campaign'});
+  });
+
+  it('refuses runner: local asked for in a multi-backend campaign (file or --runner), naming where', async () => {
+    const campaign = 'name: mb\nmodel: m.gguf\nexperiments:\n  - {name: a, backend: llamacpp}\n  - {name: b, backend: handmade, handmade: {size: 1}}\n';
+    p = project({'c.yaml': `${campaign}runner: local\n`, 'd.yaml': campaign});
+    const fromFile = await failure(p.plan('c.yaml'));
+    expect(fromFile.code).toBe('E_RUNNER_CONFLICT');
+    expect(fromFile.message).toMatch(/several backends \(llamacpp, handmade\).*c\.yaml:\d+/);
+    const fromCli = await failure(p.plan('d.yaml', {cli: [{key: 'runner', value: 'local', flag: '--runner'}]}));
+    expect(fromCli.code).toBe('E_RUNNER_CONFLICT');
+    expect(fromCli.message).toContain('--runner');
+  });
+
+  it('does not count an endpoint (openai) as a second backend', async () => {
+    p = project({'c.yaml': 'name: ep\nmodel: m.gguf\nexperiments:\n  - {name: a, backend: llamacpp}\n  - {name: b, backend: openai, model: served, base_url: "http://127.0.0.1:9/v1"}\n'});
+    expect((await p.plan('c.yaml')).plan.runner).toBe('local');
+  });
+
+  it('refuses at plan time a backend that cannot run locally under the local runner', async () => {
+    p = project({'c.yaml': 'name: bx\nmodel: m.gguf\nbackend: boxed\nboxed: {size: 1}\n'});
+    const e = await failure(p.plan('c.yaml'));
+    expect(e.code).toBe('E_RUNNER_UNSUPPORTED');
+    expect(e.try).toContain('--runner docker   # or runner: docker in the campaign file');
+    expect((await p.plan('c.yaml', {cli: [{key: 'runner', value: 'docker', flag: '--runner'}]})).plan.runner).toBe('docker');
   });
 
   it('refuses runs that disagree on runner or docker settings, naming them', async () => {

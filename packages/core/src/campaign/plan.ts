@@ -14,11 +14,13 @@ import {Redactor} from '../config/secrets.js';
 import {loadYamlFile, type LoadedFile} from '../config/yaml-file.js';
 import type {Registry} from '../registry.js';
 import {VERSION} from '../version.js';
+import {refuseStrategyWithoutDocker} from '../runner/routing.js';
 import {CAMPAIGN_KEYS, absolutePaths, campaignKeysSchema, loadCampaignFile, subFile, withData, type CampaignFile, type CampaignKeys} from './file.js';
 import {expandCandidates, isPathEntry, mergeIdentical, nameConfigurations, plannedSettings, renamed, varyingKeys, type Candidate, type Configuration, type Dropped, type EntryLayers} from './configurations.js';
 import {planEnvironment} from './environment.js';
 import {gapsOf, orderRuns} from './order.js';
 import {sweepPoints} from './sweep.js';
+import {launchKey, planReuse} from './reuse.js';
 import {CAMPAIGN_SCHEMA_VERSION, type CampaignPlan, type CyclesSpec, type PlannedConfiguration, type PlannedRun, type PlannedSetting} from './types.js';
 
 export interface PlanInput {
@@ -60,11 +62,14 @@ export async function planCampaign(input: PlanInput): Promise<Planned> {
   const varying = varyingKeys(groups.map((g) => g.candidate.resolved));
   const named = nameConfigurations(groups, varying, keys.value.name);
   const resolved = new Map(named.map((c) => [c.name, renamed(c.candidate.resolved, c.name)]));
-  const runner = oneRunner([...resolved.values()], campaign);
+  const {runner, strategy} = routeRunner(resolved, campaign, input.registry);
+  refuseStrategyWithoutDocker(input.cli ?? [], runner);
   const first = resolved.values().next().value!;
   const shape = campaignShape(keys, first, input.seed);
-  const configurations = named.map((c) => plannedConfiguration(c, resolved.get(c.name)!));
-  const runs = sequence(configurations.map((c) => c.name), shape);
+  const ordered = sequence(named.map((c) => c.name), shape);
+  const reuse = planReuse(ordered, resolved);
+  const configurations = named.map((c) => plannedConfiguration(c, resolved.get(c.name)!, reuse.reusing.has(c.name)));
+  const runs = ordered.map((r) => ({...r, keepServer: reuse.keeping.has(r.key)}));
   const environment = await planEnvironment([...resolved.values()], {
     lemVersion: VERSION,
     plugins: input.plugins ?? [],
@@ -84,6 +89,7 @@ export async function planCampaign(input: PlanInput): Promise<Planned> {
     cli: redactor.deep(input.cli ?? []),
     ...shape,
     runner,
+    containerStrategy: strategy,
     resultsDir: join(resultsRoot, id),
     configurations,
     varying,
@@ -122,7 +128,7 @@ async function candidatesOf(input: PlanInput, campaign: CampaignFile, keys: Camp
   return expanded;
 }
 
-function plannedConfiguration(c: Configuration, resolved: ResolvedExperiment): PlannedConfiguration {
+function plannedConfiguration(c: Configuration, resolved: ResolvedExperiment, serverReused: boolean): PlannedConfiguration {
   return {
     name: c.name,
     varies: c.varies,
@@ -133,6 +139,8 @@ function plannedConfiguration(c: Configuration, resolved: ResolvedExperiment): P
     settings: plannedSettings(resolved),
     settingsHash: c.candidate.settingsHash,
     estimateS: estimateRunS(resolved),
+    serverReused,
+    launchKey: launchKey(resolved),
   };
 }
 
@@ -205,7 +213,7 @@ function isSettingKey(first: string, backendIds: ReadonlySet<string>): boolean {
   return backendIds.has(first) || (settingKeyNames(backendIds).includes(first) && !CAMPAIGN_KEYS.includes(first));
 }
 
-const EXPERIMENT_KEYS = ['model', 'backend', 'base_url', 'api_key_env', 'gpus', 'workload', 'warmup', 'measure', 'dataset', 'runner', 'docker', 'description'];
+const EXPERIMENT_KEYS = ['model', 'backend', 'base_url', 'api_key_env', 'gpus', 'workload', 'warmup', 'measure', 'dataset', 'runner', 'docker', 'reuse_server', 'description'];
 
 function settingKeyNames(backendIds: ReadonlySet<string>): string[] {
   return [...EXPERIMENT_KEYS, ...backendIds];
@@ -228,7 +236,38 @@ function noValidPoint(subject: string, dropped: Dropped[]): Error {
   return configError(ErrorCodes.configInvalid, `${subject}: no grid point resolves to a valid experiment (${dropped.length} dropped)`, ['fix the settings named below; `lem config schema` prints every key'], details);
 }
 
-/** `runner` and `docker.*` are one value per campaign: configurations that disagree are an error naming them. */
+/**
+ * Where the campaign's servers run (DESIGN §4 routing). A campaign with more than one backend
+ * (endpoints aside) runs in containers whatever `.lem-config.yaml` or the default says: its
+ * configurations get `runner: docker` with the source `multi-backend campaign`; only a `local`
+ * the user asked for here (the command line, the campaign or an experiment file) is an error.
+ * `runner` and `docker.*` are then one value per campaign: configurations that disagree are an
+ * error naming them. Rewrites `resolved` in place for the multi-backend case.
+ */
+function routeRunner(resolved: Map<string, ResolvedExperiment>, campaign: CampaignFile, registry: Registry): {runner: 'local' | 'docker'; strategy: 'ephemeral' | 'persistent' | null} {
+  const backends = new Set([...resolved.values()].map((r) => r.settings.backend).filter((id) => id !== 'openai'));
+  if (backends.size > 1) {
+    for (const [name, r] of resolved) resolved.set(name, multiBackendDocker(r, [...backends], campaign));
+  }
+  const runner = oneRunner([...resolved.values()], campaign);
+  if (runner === 'local') refuseLocalOnly([...resolved.values()], registry);
+  return {runner, strategy: runner === 'docker' ? resolved.values().next().value!.settings.docker.strategy : null};
+}
+
+function multiBackendDocker(r: ResolvedExperiment, backends: string[], campaign: CampaignFile): ResolvedExperiment {
+  const source = r.sources.find((s) => s.key === 'runner')?.source;
+  const explicit = source !== undefined && source.kind !== 'default' && !(source.kind === 'file' && source.role === 'project');
+  if (r.settings.runner === 'local' && explicit) {
+    throw configError('E_RUNNER_CONFLICT', `${campaign.file.path}: a campaign of several backends (${backends.join(', ')}) runs in containers, but runner: local is asked for (${formatSource(source)})`, [
+      'remove runner: local (or --runner local): lem then runs every backend in its container',
+      'split the campaign into one file per backend to run them as host processes',
+    ]);
+  }
+  const derived = {kind: 'derived' as const, by: 'multi-backend campaign'};
+  const sources = r.sources.some((s) => s.key === 'runner') ? r.sources.map((s) => (s.key === 'runner' ? {...s, value: 'docker', source: derived} : s)) : [...r.sources, {key: 'runner', value: 'docker', source: derived}];
+  return {...r, settings: {...r.settings, runner: 'docker'}, sources};
+}
+
 function oneRunner(configurations: ResolvedExperiment[], campaign: CampaignFile): 'local' | 'docker' {
   const keyOf = (r: ResolvedExperiment) => stableStringify({runner: r.settings.runner, docker: r.settings.docker});
   const [one] = configurations;
@@ -239,11 +278,15 @@ function oneRunner(configurations: ResolvedExperiment[], campaign: CampaignFile)
     const listing = [...distinct.values()].map((r) => `${r.settings.name}: runner ${r.settings.runner}, docker ${JSON.stringify(r.settings.docker)}`);
     throw configError(ErrorCodes.configInvalid, `${campaign.file.path}: runner and docker settings must be the same for every run of a campaign`, ['set runner: and docker: once, at the top of the campaign file'], listing.map((message) => ({path: 'runner', message})));
   }
-  const runner = configurations[0]!.settings.runner;
-  if (runner === 'docker') {
-    throw configError('E_RUNNER_UNAVAILABLE', 'the docker runner is not available in this version of lem; a campaign never falls back to local silently', ['--runner local   # or runner: local in the campaign file']);
+  return one!.settings.runner;
+}
+
+/** Under `local`, every backend must be able to run as a host process: said at plan time, not at its first run. */
+function refuseLocalOnly(configurations: ResolvedExperiment[], registry: Registry): void {
+  const containerOnly = [...new Set(configurations.map((r) => r.settings.backend))].filter((id) => registry.backends.get(id)?.contribution.local === false);
+  if (containerOnly.length > 0) {
+    throw configError('E_RUNNER_UNSUPPORTED', `backend ${containerOnly.join(', ')} cannot run as a local process`, ['--runner docker   # or runner: docker in the campaign file']);
   }
-  return runner;
 }
 
 type Shape = Pick<CampaignPlan, 'cycles' | 'order' | 'seed' | 'seedSource' | 'gaps' | 'retry' | 'failureThreshold' | 'runTimeoutS'>;
@@ -270,7 +313,7 @@ function campaignRunSettings(first: ResolvedExperiment): PlannedSetting[] {
 }
 
 /** Every run in order, each with the gap before it; adaptive cycles beyond `min` are conditional. */
-function sequence(names: string[], shape: Shape): PlannedRun[] {
+function sequence(names: string[], shape: Shape): Array<Omit<PlannedRun, 'keepServer'>> {
   const count = shape.cycles.kind === 'fixed' ? shape.cycles.count : shape.cycles.max;
   const order = orderRuns(names, count, shape.order, shape.seed);
   const gaps = gapsOf(order, shape.order, shape.gaps);

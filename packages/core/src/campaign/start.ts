@@ -9,6 +9,8 @@ import stableStringify from 'fast-json-stable-stringify';
 import {configError} from '../errors.js';
 import {STATE_DIR} from '../config/project.js';
 import {reapStaleServers} from '../runner/index.js';
+import {openRunnerSession, type RunnerSession, type RunnerSessionOptions} from '../runner/session.js';
+import type {RegisteredBackend, Registry} from '../registry.js';
 import {isMeasured} from './configurations.js';
 import {diffEnvironment} from './environment.js';
 import {interruptedRunning} from './manifest.js';
@@ -21,8 +23,42 @@ export function stateRootOf(projectRoot: string): string {
   return join(projectRoot, STATE_DIR);
 }
 
+/** How a campaign's runner is opened: persistent containers are confirmed through this. */
+export interface RunnerInput {
+  confirmPersistent?: RunnerSessionOptions['confirmPersistent'];
+  onRunnerWarning?: RunnerSessionOptions['onWarning'];
+}
+
+/**
+ * The runner every run of the campaign uses, ready before its first run: under docker the engine
+ * answers, leftovers are reaped, every image is checked and persistent mode is confirmed (a
+ * refusal or a missing image is a config error before anything starts).
+ */
+export async function openCampaignRunner(planned: Planned, input: RunnerInput & {registry: Registry; projectRoot: string; env?: NodeJS.ProcessEnv; nvmlLibrary?: string}): Promise<RunnerSession> {
+  const {plan, resolved} = planned;
+  const first = resolved.values().next().value!;
+  const byBackend = new Map<string, {backend: RegisteredBackend; gpuSets: Array<Array<number | string>>}>();
+  for (const r of resolved.values()) {
+    if (!r.backend) continue;
+    const entry = byBackend.get(r.backend.contribution.id) ?? {backend: r.backend, gpuSets: []};
+    entry.gpuSets.push(r.settings.gpus);
+    byBackend.set(r.backend.contribution.id, entry);
+  }
+  return openRunnerSession({
+    runner: plan.runner,
+    docker: {...first.settings.docker, strategy: plan.containerStrategy ?? first.settings.docker.strategy},
+    backends: [...byBackend.values()],
+    projectRoot: input.projectRoot,
+    campaign: plan.id,
+    confirmPersistent: input.confirmPersistent,
+    onWarning: input.onRunnerWarning,
+    env: input.env,
+    nvmlLibrary: input.nvmlLibrary,
+  });
+}
+
 /** Plans the file and creates its state (locked); refuses when the file's campaign is unfinished, unless `fresh`. */
-export async function startCampaign(input: PlanInput & {fresh?: boolean}): Promise<{planned: Planned; store: CampaignStore}> {
+export async function startCampaign(input: PlanInput & RunnerInput & {fresh?: boolean}): Promise<{planned: Planned; store: CampaignStore; session: RunnerSession}> {
   const planned = await planCampaign(input);
   const stateRoot = stateRootOf(input.projectRoot);
   if (!input.fresh) {
@@ -34,13 +70,22 @@ export async function startCampaign(input: PlanInput & {fresh?: boolean}): Promi
       ]);
     }
   }
-  mkdirSync(planned.plan.resultsDir, {recursive: true});
-  const store = createCampaignState(stateRoot, planned.plan);
-  return {planned, store};
+  const session = await openCampaignRunner(planned, input);
+  try {
+    mkdirSync(planned.plan.resultsDir, {recursive: true});
+    const store = createCampaignState(stateRoot, planned.plan);
+    return {planned, store, session};
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
 }
 
-export interface ResumeInput extends Omit<PlanInput, 'campaignPath' | 'cli' | 'seed'> {
+export interface ResumeInput extends Omit<PlanInput, 'campaignPath' | 'cli' | 'seed'>, RunnerInput {
   id: string;
+  /** `--runner` / `--container-strategy` on the resume command line: refused when they differ from the plan's. */
+  runner?: 'local' | 'docker';
+  containerStrategy?: 'ephemeral' | 'persistent';
   /** Continue although the environment changed (the boundary is recorded). */
   allowEnvChange?: boolean;
 }
@@ -51,12 +96,13 @@ export interface ResumeInput extends Omit<PlanInput, 'campaignPath' | 'cli' | 's
  * it left `running`: a complete result written just before the kill is adopted, the rest are
  * interrupted (and will run again).
  */
-export async function resumeCampaign(input: ResumeInput): Promise<{planned: Planned; store: CampaignStore; envChanges: string[]; adopted: string[]}> {
+export async function resumeCampaign(input: ResumeInput): Promise<{planned: Planned; store: CampaignStore; envChanges: string[]; adopted: string[]; session: RunnerSession}> {
   const stateRoot = stateRootOf(input.projectRoot);
   const store = openCampaignState(stateRoot, input.id);
   store.lock();
   try {
     const old = store.plan;
+    refuseOtherRunner(old, input);
     if (!existsSync(old.file)) {
       throw configError('E_CAMPAIGN_FILE_MISSING', `the campaign file ${old.file} is gone; resume checks it still plans the same runs`, [`restore ${old.file} (its plan is in ${join(store.dir, 'plan.json')})`]);
     }
@@ -76,11 +122,29 @@ export async function resumeCampaign(input: ResumeInput): Promise<{planned: Plan
     }
     if (envChanges.length > 0) store.record({type: 'env-change', changes: envChanges});
     await reapStaleServers(stateRoot);
+    const session = await openCampaignRunner({...planned, plan: old}, input);
     const adopted = settleLeftRunning(store);
-    return {planned: {...planned, plan: old}, store, envChanges, adopted};
+    return {planned: {...planned, plan: old}, store, envChanges, adopted, session};
   } catch (error) {
     store.close();
     throw error;
+  }
+}
+
+/** A campaign resumes where it ran: a different runner or strategy would mix two kinds of runs in one CI. */
+function refuseOtherRunner(plan: CampaignPlan, input: ResumeInput): void {
+  const strategy = plan.containerStrategy ?? 'none (local runner)';
+  if (input.runner && input.runner !== plan.runner) {
+    throw configError('E_RESUME_RUNNER', `campaign ${plan.id} ran on the ${plan.runner} runner; resume keeps it (--runner ${input.runner} would mix runs of two runners in one configuration)`, [
+      `lem resume ${plan.id}   # without --runner`,
+      `lem campaign run ${plan.file} --fresh --runner ${input.runner}   # a new campaign on the other runner`,
+    ]);
+  }
+  if (input.containerStrategy && input.containerStrategy !== plan.containerStrategy) {
+    throw configError('E_RESUME_RUNNER', `campaign ${plan.id} ran with container strategy ${strategy}; resume keeps it (--container-strategy ${input.containerStrategy} would mix two kinds of runs)`, [
+      `lem resume ${plan.id}   # without --container-strategy`,
+      `lem campaign run ${plan.file} --fresh --container-strategy ${input.containerStrategy}`,
+    ]);
   }
 }
 

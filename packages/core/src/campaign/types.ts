@@ -44,6 +44,10 @@ export interface PlannedConfiguration {
   settingsHash: string;
   /** Seconds one run is expected to take, for the ETA before any run has finished. */
   estimateS: number;
+  /** `reuse_server` as planned: every run of this configuration takes the server its predecessor left running. */
+  serverReused: boolean;
+  /** Identity of its server's launch: runs with equal keys can share a server. */
+  launchKey: string;
 }
 
 /** One run of the sequence: a configuration in a cycle, at a position, after a gap. */
@@ -60,6 +64,8 @@ export interface PlannedRun {
   gapKind: 'none' | 'experiments' | 'cycles';
   /** Adaptive cycles beyond `min`: run only while some configuration's CI is still too wide. */
   conditional: boolean;
+  /** This run leaves its server running for the next run, which takes it (`reuse_server`). */
+  keepServer: boolean;
 }
 
 /** What a measurement depends on outside the settings; resume refuses when any of it changed. */
@@ -97,6 +103,8 @@ export interface CampaignPlan {
   failureThreshold: {ratio: number; scope: 'campaign' | 'per_cycle'; minFinished: number; promptTimeoutS: number};
   runTimeoutS: number;
   runner: 'local' | 'docker';
+  /** `docker.strategy` under the docker runner; null under local. Resume keeps it. */
+  containerStrategy: 'ephemeral' | 'persistent' | null;
   /** Absolute folder of this campaign's results: `<results_dir>/<id>`. */
   resultsDir: string;
   configurations: PlannedConfiguration[];

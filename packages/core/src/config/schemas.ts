@@ -68,14 +68,21 @@ export const dockerSchema = z
     strategy: z
       .enum(['ephemeral', 'persistent'])
       .default('ephemeral')
-      .describe('`ephemeral`: a container per experiment; `persistent`: one long-lived container per backend, servers exec\'d in it. CLI: --container-strategy.'),
+      .describe("`ephemeral`: a container per experiment; `persistent`: one long-lived container per backend, servers exec'd in it (always confirmed; --yes answers). CLI: --container-strategy."),
     startup: z.enum(['eager', 'lazy']).default('eager').describe('Persistent containers: start all before the first experiment (`eager`) or on first use (`lazy`).'),
-    warmup_delay_s: z.number().nonnegative().default(0).describe('Seconds to wait once after a container starts.'),
-    auto_teardown: z.boolean().default(true).describe('Remove persistent containers when the campaign ends.'),
-    reuse_server: z
+    warmup_delay_s: z
+      .number()
+      .nonnegative()
+      .default(0)
+      .describe('Seconds to wait after a container starts (every run when ephemeral, once per container when persistent), after readiness and before warm-up; excluded from every figure.'),
+    auto_teardown: z
       .boolean()
-      .default(false)
-      .describe('Keep a server running between identical launches (warm caches; results record `serverReused`).'),
+      .default(true)
+      .describe('Remove persistent containers when the campaign ends; false keeps them (labelled `lem.keep=true`) for a later run to adopt (`lem containers list|prune`).'),
+    mounts: z
+      .array(z.string().regex(/^[^:]+:\/[^:]*(:(ro|rw))?$/, 'a mount is host-path:/container-path, optionally :ro or :rw'))
+      .default([])
+      .describe('Extra bind mounts for every container, `host-path:/container-path[:ro]` (caches, model folders); a relative host path hangs from the project root.'),
   })
   .strict()
   .describe('Container settings (runner: docker).');
@@ -213,6 +220,12 @@ export const projectShape = {
   results_dir: z.string().min(1).default('results').describe('Where results are written, relative to the project root. CLI: --results-dir.'),
   verbosity: verbositySchema.default('normal'),
   docker: dockerSchema.prefault({}),
+  reuse_server: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Keep a server running for the next run when it is an identical launch, on any runner (warm caches). Decided per configuration when the plan is made, so a configuration never mixes fresh and reused runs; results record `serverReused`.',
+    ),
   gaps: gapsSchema.prefault({}),
   retry: retrySchema.prefault({}),
   failure_threshold: failureThresholdSchema.prefault({}),
@@ -261,6 +274,7 @@ export const experimentFileSchema = z
     dataset: datasetSchema.optional(),
     results_dir: projectShape.results_dir.optional(),
     docker: dockerSchema.optional(),
+    reuse_server: projectShape.reuse_server.optional(),
   })
   .strict()
   .describe('One experiment: one model, one backend configuration, one workload, measured once.');

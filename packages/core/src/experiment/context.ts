@@ -10,6 +10,8 @@ import {isRunError, runError, type RunError} from '../errors.js';
 import {makeAnchor, msSince, type Boundary, type ClockAnchor, type PhaseName, type RequestRecord} from '../measure/types.js';
 import type {Sampler} from '../meters/index.js';
 import type {Runner} from '../runner/types.js';
+import type {ReuseRequest} from '../runner/reuse.js';
+import type {PersistentConfirmation} from '../runner/session.js';
 import {RequestLog, RUN_FILES} from '../results/run-files.js';
 import type {PhaseRecord, ResultWarning} from '../results/result.js';
 import type {CampaignContext} from '../campaign/types.js';
@@ -43,12 +45,16 @@ export interface RunExperimentOptions {
   lockDir?: string;
   /** Overrides: RAPL sysfs root, proc root, NVML library (also $LEM_NVML_LIBRARY). */
   meterRoots?: {raplRoot?: string; procRoot?: string; nvmlLibrary?: string};
-  /** Where servers run (default: the local runner). */
+  /** Where servers run (default: the `runner` setting's, opened for this experiment alone). */
   runner?: Runner;
+  /** Asked before persistent containers start (docker.strategy: persistent); absent: refused with E_CONFIRMATION_REQUIRED. */
+  confirmPersistent?: (what: PersistentConfirmation) => Promise<boolean>;
   /** Picks the port a server is told to listen on (default: a free one from the kernel). */
   pickPort?: () => Promise<number>;
   /** The run folder's name under `resultsDir` (default: `<name>-<UTC timestamp>`); a campaign names its runs `<configuration>-c<cycle>-t<try>`. */
   runDirName?: string;
+  /** Server reuse as the campaign's plan decided it (`reuse_server`); absent: a fresh server, stopped at teardown. */
+  reuse?: ReuseRequest;
   /** The campaign this run belongs to, recorded in result.json. */
   campaign?: CampaignContext;
   /** The figures step (default: figures.ts); injectable so that a failing computation can be shown to lose nothing. */

@@ -10,8 +10,9 @@ import type {ServerSpec} from '@lem/plugin-kit';
 import {isCodedError, runError, type RunError} from '../errors.js';
 import {probeEngineVersion, type EngineVersion} from '../provenance/index.js';
 import {classifyFailure, findFreePort, localRunner} from '../runner/index.js';
-import type {LaunchedServer, Runner, ServerExit} from '../runner/types.js';
-import {phase, type Run} from './context.js';
+import type {ContainerInfo, LaunchedServer, Runner, ServerExit} from '../runner/types.js';
+import {launchBackend} from '../runner/session.js';
+import {abortReason, phase, type Run} from './context.js';
 import type {Devices} from './devices.js';
 import type {RunPlan} from './preflight.js';
 
@@ -32,6 +33,12 @@ export interface Server {
   engineVersion: EngineVersion | null;
   /** The launch's private folder (removed at teardown); null for an endpoint. */
   workdir: string | null;
+  /** The container it ran in; null for a host process or an endpoint. */
+  container: ContainerInfo | null;
+  /** True when the server was kept running by the previous run (`reuse_server`). */
+  reused: boolean;
+  /** Seconds waited after readiness for the container to settle (`docker.warmup_delay_s`), excluded from every figure. */
+  warmupDelayS: number;
 }
 
 export function runnerOf(run: Run): Runner {
@@ -49,7 +56,7 @@ export async function launch(run: Run, plan: RunPlan, devices: Devices): Promise
     mkdirSync(workdir, {recursive: true});
     try {
       const {launched, spec} = await launchOnFreePort(run, plan, server.backend, devices, workdir);
-      return await startedServer(run, launched, spec, workdir);
+      return await startedServer(run, launched, spec, ownedWorkdir(run, launched, workdir));
     } catch (error) {
       rmSync(workdir, {recursive: true, force: true});
       throw error;
@@ -57,8 +64,22 @@ export async function launch(run: Run, plan: RunPlan, devices: Devices): Promise
   });
 }
 
+/**
+ * The launch folder teardown removes: this launch's, unless its server outlives the run (kept
+ * for the next run: removed when that server ends) or is a kept one (its folder is its first run's).
+ */
+function ownedWorkdir(run: Run, launched: LaunchedServer, workdir: string): string | null {
+  if (launched.reused) {
+    rmSync(workdir, {recursive: true, force: true});
+    return null;
+  }
+  if (!run.opts.reuse?.keep) return workdir;
+  void launched.exited.then(() => rmSync(workdir, {recursive: true, force: true}));
+  return null;
+}
+
 function endpointServer(baseUrl: string): Server {
-  return {baseUrl, spec: null, argv: null, runnerId: null, outputTail: () => [], stop: async () => undefined, engineVersion: null, workdir: null};
+  return {baseUrl, spec: null, argv: null, runnerId: null, outputTail: () => [], stop: async () => undefined, engineVersion: null, workdir: null, container: null, warmupDelayS: 0, reused: false};
 }
 
 /** The spec with a port: the backend's own, plus exactly the experiment's GPUs for the server (CUDA accepts UUIDs; none without). */
@@ -96,6 +117,10 @@ async function launchOnFreePort(run: Run, plan: RunPlan, backend: NonNullable<Ru
         onLine: (line) => run.emit({type: 'server-line', line}),
         onWarning: (message) => run.warn({code: 'W_RUNNER', message}),
         onTarget: (target) => run.sampler?.setTarget(target),
+        backend: launchBackend(backend),
+        gpus: plan.gpus.uuids,
+        labels: {campaign: run.opts.campaign?.id, experiment: run.settings.name},
+        reuse: run.opts.reuse,
       });
       return {launched, spec};
     } catch (error) {
@@ -106,7 +131,7 @@ async function launchOnFreePort(run: Run, plan: RunPlan, backend: NonNullable<Ru
   }
 }
 
-async function startedServer(run: Run, launched: LaunchedServer, spec: ServerSpec, workdir: string): Promise<Server> {
+async function startedServer(run: Run, launched: LaunchedServer, spec: ServerSpec, workdir: string | null): Promise<Server> {
   let stopping = false;
   // A server that dies mid-run aborts the workload at once instead of failing request by request.
   void launched.exited.then((exit) => {
@@ -124,7 +149,29 @@ async function startedServer(run: Run, launched: LaunchedServer, spec: ServerSpe
     },
     engineVersion: await probeEngineVersion(launched.baseUrl, spec.versionProbe),
     workdir,
+    container: launched.container ?? null,
+    warmupDelayS: launched.warmupDelayS ?? 0,
+    reused: launched.reused ?? false,
   };
+}
+
+/**
+ * `docker.warmup_delay_s` after a container start: after readiness, before warm-up, in no phase
+ * (so in no figure). Interrupted by the run's abort.
+ */
+export async function containerSettle(run: Run, server: Server): Promise<void> {
+  if (server.warmupDelayS <= 0) return;
+  const signal = run.abort.signal;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(done, server.warmupDelayS * 1000);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, {once: true});
+  });
+  if (signal.aborted) throw abortReason(run);
 }
 
 function serverDied(server: LaunchedServer, exit: ServerExit, spec: ServerSpec): RunError {

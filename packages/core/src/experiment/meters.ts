@@ -7,7 +7,7 @@ import {availableParallelism} from 'node:os';
 import {join} from 'node:path';
 import {startSampler, type SamplerConfig} from '../meters/index.js';
 import {RUN_FILES} from '../results/run-files.js';
-import type {MeterTarget} from '../runner/types.js';
+import type {MeterTarget, Runner} from '../runner/types.js';
 import type {Run} from './context.js';
 import type {Devices} from './devices.js';
 import type {RunPlan} from './preflight.js';
@@ -27,11 +27,13 @@ export function meterConfigs(run: Run, plan: RunPlan, devices: Devices, targetKi
 }
 
 /** Starts the sampler, or says why energy is null for this run (`run.energyNullReason`). */
-export async function startMeters(run: Run, plan: RunPlan, devices: Devices, targetKind: MeterTarget['kind']): Promise<void> {
-  if (plan.endpoint?.energyNullReason) {
-    run.energyNullReason = plan.endpoint.energyNullReason;
+export async function startMeters(run: Run, plan: RunPlan, devices: Devices, runner: Pick<Runner, 'targetKind' | 'energyNullReason'>): Promise<void> {
+  const unmeasurable = plan.endpoint?.energyNullReason ?? (plan.server ? runner.energyNullReason : undefined);
+  if (unmeasurable) {
+    run.energyNullReason = unmeasurable;
     return;
   }
+  const targetKind = runner.targetKind;
   const meters = meterConfigs(run, plan, devices, targetKind);
   if (meters.length === 0) {
     run.energyNullReason = 'no-meter';

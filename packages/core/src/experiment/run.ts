@@ -13,6 +13,7 @@ import {isCodedError, runError, type RunError} from '../errors.js';
 import {readTimelineCsv} from '../meters/index.js';
 import {collectProvenance, hashModel} from '../provenance/index.js';
 import {reapStaleServers} from '../runner/index.js';
+import {openRunnerSession} from '../runner/session.js';
 import {buildResult, type ExperimentResult, type PhaseRecord, type SamplingInfo, type WarmupInfo} from '../results/result.js';
 import {RUN_FILES, writeResultFile} from '../results/run-files.js';
 import {VERSION} from '../version.js';
@@ -21,7 +22,7 @@ import {acquireDevices} from './devices.js';
 import {environmentInfo} from './environment.js';
 import {toRunError} from './errors.js';
 import {computeFigures, deriveWarnings, FIGURES_FAILED, type Figures} from './figures.js';
-import {launch, runnerOf} from './launch.js';
+import {containerSettle, launch, runnerOf} from './launch.js';
 import {measure, type Measured} from './measure.js';
 import {startMeters} from './meters.js';
 import {preflight, type RunPlan} from './preflight.js';
@@ -50,7 +51,32 @@ interface Outputs {
   sampling: SamplingInfo | null;
 }
 
+/**
+ * One experiment. Without a runner of the caller's (a campaign opens one for all its runs), the
+ * experiment's own `runner` setting decides: under docker, the session checks the engine and
+ * the image and confirms persistent mode before anything starts — a refusal or a missing image
+ * is a config error that writes nothing — and ends with the experiment.
+ */
 export async function runExperiment(opts: RunExperimentOptions): Promise<ExperimentOutcome> {
+  const {settings, backend} = opts.resolved;
+  if (opts.runner || settings.runner !== 'docker' || !backend) return runPipeline(opts);
+  const session = await openRunnerSession({
+    runner: 'docker',
+    docker: settings.docker,
+    backends: [{backend, gpuSets: [settings.gpus]}],
+    nvmlLibrary: opts.meterRoots?.nvmlLibrary,
+    projectRoot: opts.projectRoot,
+    confirmPersistent: opts.confirmPersistent,
+    env: opts.env,
+  });
+  try {
+    return await runPipeline({...opts, runner: session.runner});
+  } finally {
+    await session.close();
+  }
+}
+
+async function runPipeline(opts: RunExperimentOptions): Promise<ExperimentOutcome> {
   const run = openRun(opts);
   const onOuterAbort = () => run.abort.abort(opts.signal?.reason ?? new Error('interrupted'));
   opts.signal?.addEventListener('abort', onOuterAbort, {once: true});
@@ -92,8 +118,9 @@ async function measureRun(run: Run, held: Held, out: Outputs): Promise<void> {
   await reapStaleServers(run.stateDir);
   run.emit({type: 'start', name: run.settings.name, runDir: run.runDir, backend: run.settings.backend});
   held.devices = await acquireDevices(run, plan);
-  await startMeters(run, plan, held.devices, runnerOf(run).targetKind);
+  await startMeters(run, plan, held.devices, runnerOf(run));
   held.server = await launch(run, plan, held.devices);
+  await containerSettle(run, held.server);
   held.client = await prepareRequests(run, plan, held.server);
   out.warmup = await warmUp(run, held.client);
   await settleAndIdle(run);
@@ -136,6 +163,16 @@ function requestFailures(figures: Figures | null): RunError | undefined {
   );
 }
 
+function containerFields(server: Held['server']): Pick<ExperimentResult['backend'], 'strategy' | 'container' | 'serverReused' | 'warmupDelayS'> {
+  const c = server?.container;
+  return {
+    strategy: c?.strategy ?? null,
+    container: c ? {id: c.id, name: c.name, imageRef: c.imageRef, imageId: c.imageId, adopted: c.adopted, cpusetCpus: c.cpusetCpus} : null,
+    serverReused: server?.reused ?? false,
+    warmupDelayS: server?.warmupDelayS ?? 0,
+  };
+}
+
 /** The write step: provenance, warnings from the figures, and result.json, once. */
 async function writeRun(run: Run, held: Held, out: Outputs, figures: Figures | null, failure: RunError | undefined): Promise<ExperimentResult> {
   const {settings, resolved} = run;
@@ -171,6 +208,7 @@ async function writeRun(run: Run, held: Held, out: Outputs, figures: Figures | n
       runner: held.server?.runnerId ?? null,
       argv: held.server?.argv ?? null,
       baseUrl: held.server?.baseUrl ?? settings.base_url ?? '',
+      ...containerFields(held.server),
     },
     environment: environmentInfo(),
     clock: run.anchor,

@@ -81,7 +81,21 @@ export interface ExperimentResult {
   experiment: {name: string; file: string | null; description: string | null};
   /** Every effective setting with its source, secrets redacted. */
   settings: Setting[];
-  backend: {id: string; plugin: string | null; runner: string | null; argv: string[] | null; baseUrl: string};
+  backend: {
+    id: string;
+    plugin: string | null;
+    runner: string | null;
+    argv: string[] | null;
+    baseUrl: string;
+    /** Docker only: `ephemeral` or `persistent`; null for a host process or an endpoint. */
+    strategy: 'ephemeral' | 'persistent' | null;
+    /** Docker only: the image reference and id, and the container the server ran in. */
+    container: {id: string; name: string; imageRef: string; imageId: string; adopted: boolean; cpusetCpus: number[] | null} | null;
+    /** True when this run was served by the server its predecessor left running (`reuse_server`). */
+    serverReused: boolean;
+    /** Seconds waited after readiness for a fresh container (`docker.warmup_delay_s`), excluded from every figure. */
+    warmupDelayS: number;
+  };
   environment: EnvironmentInfo;
   clock: ClockAnchor;
   phases: PhaseRecord[];

@@ -76,6 +76,9 @@ export interface LocalLaunchOptions {
 }
 
 
+/** What readiness and the launch-failure diagnosis need of a launch; shared by every runner. */
+export type ReadinessOptions = Pick<LocalLaunchOptions, 'spec' | 'model' | 'readinessTimeoutS' | 'watchdogS' | 'signal'>;
+
 export interface RunningServer {
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
@@ -251,7 +254,7 @@ function commandLine(argv: string[], cpus: number[] | undefined, onWarning?: (me
 }
 
 /** Writes `spec.files` under `workdir`, refusing paths that leave it. */
-function writeSpecFiles(workdir: string, files: ServerSpec['files']): void {
+export function writeSpecFiles(workdir: string, files: ServerSpec['files']): void {
   mkdirSync(workdir, {recursive: true});
   for (const file of files ?? []) {
     const path = resolve(workdir, file.path);
@@ -268,13 +271,13 @@ function writeSpecFiles(workdir: string, files: ServerSpec['files']): void {
 
 // ---------------------------------------------------------------- output
 
-interface TailLine {
+export interface TailLine {
   stream: 'stdout' | 'stderr';
   line: string;
 }
 
 /** Splits a text stream into lines at \n, \r\n or a lone \r (progress bars redraw with \r). */
-function lineSplitter(emit: (line: string) => void): {push(chunk: string): void; end(): void} {
+export function lineSplitter(emit: (line: string) => void): {push(chunk: string): void; end(): void} {
   let partial = '';
   return {
     push(chunk) {
@@ -293,7 +296,7 @@ function lineSplitter(emit: (line: string) => void): {push(chunk: string): void;
   };
 }
 
-const tailDetails = (tail: TailLine[]): ErrorDetail[] => tail.map(({stream, line}) => ({path: stream, message: line}));
+export const tailDetails = (tail: TailLine[]): ErrorDetail[] => tail.map(({stream, line}) => ({path: stream, message: line}));
 
 function describeExit(exit: ServerExit): string {
   if (exit.signal) return `was killed by ${exit.signal}${exit.signal === 'SIGKILL' ? ' (possibly the out-of-memory killer)' : ''}`;
@@ -302,7 +305,7 @@ function describeExit(exit: ServerExit): string {
 
 // ---------------------------------------------------------------- readiness
 
-type Outcome =
+export type Outcome =
   | {kind: 'ready'}
   | {kind: 'exited'; exit: ServerExit}
   | {kind: 'timeout'}
@@ -310,7 +313,7 @@ type Outcome =
   | {kind: 'interrupted'; reason: string};
 
 /** What readiness last saw, for the timeout message. */
-interface ReadinessState {
+export interface ReadinessState {
   health?: string;
   probe?: string;
 }
@@ -378,7 +381,7 @@ async function pollReadiness(ctx: {
 
 let lemStartTime: number | undefined;
 
-const interruptedError = (when: string): RunError =>
+export const interruptedError = (when: string): RunError =>
   runError('E_INTERRUPTED', `server launch interrupted ${when}`, ['run it again (a campaign continues with `lem resume`)'], 'interrupted');
 
 /** Spawns the command in a process group of its own; rejects when it cannot be run at all. */
@@ -473,7 +476,7 @@ function lifecycle(child: ChildProcess, pid: number, pidFile: string, stopSpec: 
 }
 
 /** The first of ready, exit, timeout, hang and interruption; `register` hands out the interrupt used by {@link stopAllServers}. */
-async function launchOutcome(options: LocalLaunchOptions, server: {exited: Promise<ServerExit>; life: {lastNs: bigint}; baseUrl: string; state: ReadinessState; register(interrupt: () => void): void}): Promise<Outcome> {
+export async function launchOutcome(options: ReadinessOptions, server: {exited: Promise<ServerExit>; life: {lastNs: bigint}; baseUrl: string; state: ReadinessState; register(interrupt: () => void): void}): Promise<Outcome> {
   const {spec} = options;
   let settle!: (outcome: Outcome) => void;
   const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
@@ -521,7 +524,7 @@ async function launchOutcome(options: LocalLaunchOptions, server: {exited: Promi
 }
 
 /** The run error of a launch that did not end ready, once the server is gone. */
-async function launchFailure(options: LocalLaunchOptions, result: Exclude<Outcome, {kind: 'ready'}>, server: {tail: TailLine[]; closed: Promise<unknown>; stop(maxGraceS?: number): Promise<unknown>; state: ReadinessState}): Promise<RunError> {
+export async function launchFailure(options: ReadinessOptions, result: Exclude<Outcome, {kind: 'ready'}>, server: {tail: TailLine[]; closed: Promise<unknown>; stop(maxGraceS?: number): Promise<unknown>; state: ReadinessState}): Promise<RunError> {
   const {spec} = options;
   const {tail} = server;
   if (result.kind === 'exited') {
@@ -529,7 +532,9 @@ async function launchFailure(options: LocalLaunchOptions, result: Exclude<Outcom
     await Promise.race([server.closed, sleepMs(OUTPUT_DRAIN_MS)]);
     await server.stop(0); // sweep anything it left in its group, then forget it
     const lines = tail.map((entry) => entry.line);
-    const diagnosis = diagnoseFailure(lines, result.exit.code, spec);
+    const diagnosed = diagnoseFailure(lines, result.exit.code, spec);
+    // A container's state says for certain whether the out-of-memory killer ended it.
+    const diagnosis = result.exit.oomKilled ? {...diagnosed, category: 'resource' as const} : diagnosed;
     const last = diagnosis.evidence ?? lines.findLast((line) => line.trim() !== '');
     const said = last === undefined ? ' without output' : `: ${last.trim()}`;
     if (diagnosis.code === 'E_PORT_IN_USE') {
@@ -542,7 +547,8 @@ async function launchFailure(options: LocalLaunchOptions, result: Exclude<Outcom
         : diagnosis.category === 'config'
           ? ['fix the setting the server output names (in the details)']
           : ['read the server output in the details', `run the server by hand to reproduce: ${spec.argv.join(' ')}`];
-    return runError('E_SERVER_EXITED', `the server ${describeExit(result.exit)} during launch${said}`, tryLines, diagnosis.category, tailDetails(tail));
+    const oom = result.exit.oomKilled ? ' (OOMKilled: out of memory)' : '';
+    return runError('E_SERVER_EXITED', `the server ${describeExit(result.exit)}${oom} during launch${said}`, tryLines, diagnosis.category, tailDetails(tail));
   }
   await server.stop();
   if (result.kind === 'timeout') {

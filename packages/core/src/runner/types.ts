@@ -48,6 +48,48 @@ export interface LaunchRequest {
    * energy of loading the model is the server's, not idle.
    */
   onTarget?(target: MeterTarget): void;
+  /** The backend whose server this is (container runners pick its image and label by it). */
+  backend?: LaunchBackend;
+  /** UUIDs of the GPUs this server gets (container runners pass them as device requests). */
+  gpus?: string[];
+  /** Names the container runner puts on its labels. */
+  labels?: {campaign?: string; experiment: string};
+  /** Server reuse as the plan decided it (`reuse_server`); carried out by `withServerReuse` (reuse.ts). */
+  reuse?: ReuseRequest;
+}
+
+/** What the plan decided for one launch. */
+export interface ReuseRequest {
+  /** Identity of the launch (backend, its settings, model, GPUs, runner): only an equal key may take a kept server. */
+  key: string;
+  /** This run takes the server its predecessor kept, when there is one. */
+  take: boolean;
+  /** This run leaves its server running for the next one. */
+  keep: boolean;
+}
+
+export interface LaunchBackend {
+  id: string;
+  /** The image the backend's server runs in (container runners). */
+  image?: string;
+  /** `<plugin>@<version>`'s version, for the `lem.plugin.version` label. */
+  pluginVersion: string;
+}
+
+/** Where a containerised server ran, for the result. */
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  /** The image's id (`sha256:…`), which a tag does not pin. */
+  imageId: string;
+  imageRef: string;
+  strategy: 'ephemeral' | 'persistent';
+  /** True when a persistent container was started for this run (false: it already ran, or was adopted). */
+  started: boolean;
+  /** True when this run adopted a container a previous lem kept (`docker.auto_teardown: false`). */
+  adopted: boolean;
+  /** CPUs the container may use (`CpusetCpus`), or null when not restricted. */
+  cpusetCpus: number[] | null;
 }
 
 export interface LaunchedServer {
@@ -63,6 +105,15 @@ export interface LaunchedServer {
   outputTail(): string[];
   /** Stops the server: its stop signal, at most `graceS` (default: the backend's), then a kill. Idempotent. */
   stop(graceS?: number): Promise<ServerStopResult>;
+  /** True when this is the server a previous run kept running for this one (`reuse_server`). */
+  reused?: boolean;
+  /** The container the server ran in; absent for a host process. */
+  container?: ContainerInfo;
+  /**
+   * Seconds the pipeline waits after readiness and before warm-up (`docker.warmup_delay_s` after
+   * a container start), excluded from every figure. Absent or 0: none.
+   */
+  warmupDelayS?: number;
 }
 
 export interface Runner {
@@ -70,6 +121,18 @@ export interface Runner {
   readonly id: string;
   /** What this runner's servers are measured as: a process group or a cgroup (fixes the CPU estimate's scope). */
   readonly targetKind: MeterTarget['kind'];
+  /**
+   * Set when this runner's servers cannot be measured from here (`remote-docker-host`: an engine
+   * on another machine): every run's energy is then null with this reason.
+   */
+  readonly energyNullReason?: string;
   /** Starts the server and resolves once it is ready (health and probe); rejects with a run error, leaving nothing behind. */
   launch(request: LaunchRequest): Promise<LaunchedServer>;
+  /**
+   * Starts ahead what the coming launches need (persistent containers under `startup: eager`).
+   * Absent: nothing to prepare.
+   */
+  prepare?(backends: LaunchBackend[], gpuSets: string[][]): Promise<void>;
+  /** Ends what outlives single launches (persistent containers, unless kept). Idempotent. */
+  close?(): Promise<void>;
 }

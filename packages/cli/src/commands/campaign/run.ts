@@ -1,10 +1,11 @@
 import {join} from 'node:path';
 import {Args, Flags} from '@oclif/core';
-import {configError, planCampaign, startCampaign, type CampaignPlan, type CampaignReport} from '@lem/core';
+import {planCampaign, startCampaign, type CampaignPlan, type CampaignReport} from '@lem/core';
 import {cliSettings} from '../../cli-settings.js';
 import {LemCommand} from '../../base-command.js';
 import {campaignSession} from '../../campaign-session.js';
 import {renderPlan} from '../../plan-render.js';
+import {persistentConfirmation, runnerFlags, strategySetting} from '../../runner-flags.js';
 
 export interface CampaignRunResult {
   dryRun: boolean;
@@ -31,18 +32,13 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
   static override flags = {
     'dry-run': Flags.boolean({description: 'Print the plan: every run in order with its gap, what varies, every setting with its source, and the ETA; run nothing.'}),
     fresh: Flags.boolean({description: "Start a new campaign even though this file's last one is unfinished."}),
-    runner: Flags.option({options: ['local', 'docker'] as const, description: 'Where servers run.'})(),
-    'container-strategy': Flags.option({options: ['ephemeral', 'persistent'] as const, description: 'Containers per experiment, or one long-lived container per backend (runner docker).'})(),
+    ...runnerFlags,
     'results-dir': Flags.string({description: 'Where results/<id>/ is written (default: results/ under the project root).'}),
     set: Flags.string({description: 'Set any setting by dotted key for every run (or a campaign key: cycles=5), repeatable.', multiple: true}),
     'wait-for-devices': Flags.integer({description: 'Wait up to this many seconds for another lem run to free the devices.', min: 0, default: 0}),
   };
 
   public async run(): Promise<CampaignRunResult> {
-    if (this.flags['container-strategy']) {
-      // Containers need the docker runner; a campaign never runs locally in their place.
-      throw configError('E_RUNNER_UNAVAILABLE', `--container-strategy ${this.flags['container-strategy']} needs the docker runner, which is not available in this version of lem`, ['leave out --container-strategy to run on the local runner']);
-    }
     const registry = await this.registry();
     const project = this.project();
     const input = {
@@ -50,7 +46,7 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
       campaignPath: this.args.file,
       projectFile: this.projectFile(project),
       projectRoot: project.root,
-      cli: cliSettings(this.flags, this.flags['container-strategy'] ? [{key: 'docker.strategy', value: this.flags['container-strategy'], flag: '--container-strategy'}] : []),
+      cli: cliSettings(this.flags, strategySetting(this.flags)),
       cacheDir: join(this.config.cacheDir, 'datasets'),
       plugins: this.config.getPluginsList().map((p) => ({name: p.name, version: p.version})),
     };
@@ -59,10 +55,16 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
       this.say(renderPlan(plan, notes));
       return {dryRun: true, plan, notes};
     }
-    const {planned, store} = await startCampaign({...input, fresh: this.flags.fresh});
+    const {planned, store, session} = await startCampaign({
+      ...input,
+      fresh: this.flags.fresh,
+      confirmPersistent: persistentConfirmation(this.flags, this.interactive()),
+      onRunnerWarning: (w) => this.note(`${w.code}: ${w.message}`),
+    });
     const outcome = await campaignSession({
       planned,
       store,
+      session,
       resumed: false,
       notes: planned.notes,
       retryFailed: true,

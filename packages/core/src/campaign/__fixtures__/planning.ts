@@ -39,9 +39,12 @@ const handmade = defineBackend({
   server: () => ({argv: ['true'], env: {}, port: 1, readiness: {healthPath: '/health', timeoutS: 1}}),
 });
 
+/** A backend that runs only in a container (`local: false`), like the GPU engines. */
+const boxed = defineBackend({...handmade, id: 'boxed', displayName: 'Boxed', local: false, image: {ref: 'lem-test/boxed:1', dockerfile: '/nonexistent/Dockerfile'}});
+
 export const registry = buildRegistry([
   {plugin: {name: '@lem/backend-llamacpp', version: '0.1.0'}, result: [llamacpp]},
-  {plugin: {name: 'handmade-plugin', version: '1.0.0'}, result: [handmade]},
+  {plugin: {name: 'handmade-plugin', version: '1.0.0'}, result: [handmade, boxed]},
 ]);
 
 export const PLUGINS = [

@@ -1,0 +1,70 @@
+import {Args, Flags} from '@oclif/core';
+import {buildImage, configError, ErrorCodes, pingEngine, requireImage, type BuildResult, type RegisteredBackend, type Registry} from '@lem/core';
+import {LemCommand} from '../../base-command.js';
+import {dim} from '../../render.js';
+import {engineOf} from '../../results-dir.js';
+
+export default class ImagesBuild extends LemCommand<typeof ImagesBuild> {
+  static override summary = "Build backends' container images from their plugins' Dockerfiles (default: every installed backend that has one).";
+  static override description =
+    "Each image is built from its plugin's Dockerfile, with that folder as the context, tagged with the backend's image reference and labelled with the plugin version and the Dockerfile's hash. A base image that is not on the engine and whose registry cannot be reached fails the build at once (E_IMAGE_BASE_UNAVAILABLE).";
+  static override examples = [
+    '<%= config.bin %> images build',
+    '<%= config.bin %> images build llamacpp',
+    '<%= config.bin %> images build llamacpp --build-arg BASE=lem-test/base:latest --build-arg LEM_SOURCE=mounted --json',
+  ];
+  static override strict = false;
+  static override args = {backend: Args.string({description: 'Backend ids to build, one or more (default: every backend with an image).'})};
+  static override flags = {
+    'build-arg': Flags.string({description: 'A Dockerfile build argument, KEY=VALUE, over the plugin\'s own (repeatable).', multiple: true}),
+  };
+
+  public async run(): Promise<{engine: string; built: BuildResult[]}> {
+    const {argv} = await this.parse(ImagesBuild);
+    const registry = await this.registry();
+    const backends = selectBackends(registry, argv as string[]);
+    const buildArgs = parseBuildArgs(this.flags['build-arg'] ?? []);
+    const engine = await engineOf(registry, this.projectFile(this.project()));
+    await pingEngine(engine);
+    const built: BuildResult[] = [];
+    for (const backend of backends) {
+      this.say(`Building ${backend.contribution.image!.ref} (${backend.contribution.id}) on ${engine.host}`);
+      const result = await buildImage(engine, backend, {buildArgs, onProgress: (line) => this.say(dim(`  ${line}`))});
+      const size = result.sizeBytes === null ? '' : `, ${(result.sizeBytes / 1e6).toFixed(1)} MB`;
+      this.say(`Built ${result.ref} (${result.id.slice(0, 19)}${size}) from ${result.bases.join(', ') || 'scratch'} in ${(result.durationMs / 1000).toFixed(1)} s`);
+      built.push(result);
+    }
+    return {engine: engine.host, built};
+  }
+}
+
+/** The backends named (each must be registered and have an image), or every one with an image. */
+function selectBackends(registry: Registry, ids: string[]): RegisteredBackend[] {
+  const all = [...registry.backends.values()].sort((a, b) => a.contribution.id.localeCompare(b.contribution.id));
+  const withImage = all.filter((b) => b.contribution.image).map((b) => b.contribution.id);
+  if (ids.length === 0) {
+    if (withImage.length === 0) throw configError('E_NO_IMAGE', 'no installed backend has a container image', ['lem backends   # what each backend supports']);
+    return all.filter((b) => b.contribution.image);
+  }
+  const unknown = ids.filter((id) => !registry.backends.has(id));
+  if (unknown.length > 0) {
+    throw configError(ErrorCodes.backendNotFound, `unknown backend${unknown.length === 1 ? '' : 's'}: ${unknown.join(', ')} (backends with an image: ${withImage.join(', ') || 'none'})`, [
+      `lem images build ${withImage[0] ?? '<backend>'}`,
+      ...unknown.map((id) => `lem plugins install @lem/backend-${id}`),
+    ]);
+  }
+  const chosen = [...new Set(ids)].map((id) => registry.backends.get(id)!);
+  for (const backend of chosen) requireImage(backend);
+  return chosen;
+}
+
+/** `--build-arg KEY=VALUE` flags as a map; a malformed one is a usage error. */
+function parseBuildArgs(pairs: string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const pair of pairs) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+    if (!match) throw configError(ErrorCodes.usage, `--build-arg ${pair} is not KEY=VALUE`, ['--build-arg BASE=node:20-bookworm-slim']);
+    args[match[1]!] = match[2]!;
+  }
+  return args;
+}
