@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `pnpm bench [cli|server|driver|sampler|meters|timeline|wrk|campaign|images]`: CLI cold start (median of
+// `pnpm bench [cli|server|driver|sampler|meters|timeline|wrk|campaign|images|runners]`: CLI cold start (median of
 // 10 runs each), the embedded server's tokens/s, the workload driver's capacity, the meters'
 // overhead on tokens/s, the memory of a long run's timeline, the driver beside `wrk`, and what a
 // campaign costs beyond its experiments (planning, state updates, resume, per-run overhead), and the
@@ -43,7 +43,7 @@ if (!only || only === 'cli') {
   out.coldStart = {'lem --version': coldStart(['--version']), 'lem backends': coldStart(['backends'])};
 }
 // Each part runs in its own process, so one part's warm JIT or open handles never help another.
-for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['sampler', 'bench-sampler.mjs'], ['meters', 'bench-meters.mjs'], ['timeline', 'bench-timeline.mjs'], ['wrk', 'bench-wrk.mjs'], ['campaign', 'bench-campaign.mjs'], ['images', 'bench-images.mjs']]) {
+for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['sampler', 'bench-sampler.mjs'], ['meters', 'bench-meters.mjs'], ['timeline', 'bench-timeline.mjs'], ['wrk', 'bench-wrk.mjs'], ['campaign', 'bench-campaign.mjs'], ['images', 'bench-images.mjs'], ['runners', 'bench-runners.mjs']]) {
   if (only && only !== part) continue;
   if (part === 'wrk' && !only && spawnSync('wrk', ['-v']).error) {
     console.error('bench: skipping the `wrk` part: wrk is not installed (apt-get install wrk; then `pnpm bench wrk`)');

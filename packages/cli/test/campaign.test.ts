@@ -138,7 +138,7 @@ describe('lem campaign run --dry-run', () => {
     expect(out).toMatch(/^CONFIGURATION\s+WORKLOAD\.CONCURRENCY\nconc1\s+1\nconc2\s+2$/m);
     // Every run in order, each gap before it: between experiments, then before cycle 2's first run.
     const runs = out.slice(out.indexOf('\nRuns\n') + 6, out.indexOf('\nETA ')).trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '));
-    expect(runs).toEqual(['# CONFIGURATION CYCLE', '1 conc1 1', 'gap 1m 00s (between experiments)', '2 conc2 1', 'gap 5m 00s (between cycles)', '3 conc1 2', 'gap 1m 00s (between experiments)', '4 conc2 2']);
+    expect(runs).toEqual(['# CONFIGURATION CYCLE SERVER', '1 conc1 1 fresh', 'gap 1m 00s (between experiments)', '2 conc2 1 fresh', 'gap 5m 00s (between cycles)', '3 conc1 2 fresh', 'gap 1m 00s (between experiments)', '4 conc2 2 fresh']);
     // Each configuration's effective settings with their sources: the sweep's value located in the file, --set, the file, defaults.
     const settingsOf = (name: string) => out.slice(out.indexOf(`Settings of ${name}\n`)).split('\n\n')[0]!;
     expect(settingsOf('conc1')).toMatch(/^workload\.concurrency\s+1\s+plan\.yaml:3:\d+$/m);
@@ -501,9 +501,9 @@ describe('refusals that run nothing (exit 2, located, no state folder)', () => {
     cwd = project('bad');
   });
   const common = () => `model: ${model}\ndataset:\n  kind: builtin\n  n_prompts: 4\n`;
-  const refuse = (file: string, text: string, code = 'E_CONFIG_INVALID', args: string[] = []) => {
+  const refuse = (file: string, text: string, code = 'E_CONFIG_INVALID', args: string[] = [], env: NodeJS.ProcessEnv = {}) => {
     write(cwd, file, text);
-    const run = lem(['campaign', 'run', file, ...args], {home, cwd});
+    const run = lem(['campaign', 'run', file, ...args], {home, cwd, env});
     expectRefusal(run, code);
     expect(campaigns(cwd)).toEqual([]);
     expect(existsSync(join(cwd, 'results'))).toBe(false);
@@ -537,13 +537,13 @@ describe('refusals that run nothing (exit 2, located, no state folder)', () => {
     expect(stderr).toMatch(/bad-sweep\.yaml:7:3 /);
   });
 
-  it('--runner docker: the docker runner is unavailable, never a silent local run', () => {
-    const stderr = refuse('docker.yaml', `name: dk\n${common()}`, 'E_RUNNER_UNAVAILABLE', ['--runner', 'docker']);
-    expect(stderr).toContain('Try: --runner local');
+  it('--runner docker with no Docker engine: refused before anything starts, never a silent local run', () => {
+    const stderr = refuse('docker.yaml', `name: dk\n${common()}`, 'E_DOCKER_UNREACHABLE', ['--runner', 'docker'], {DOCKER_HOST: `unix://${join(cwd, 'no-such.sock')}`});
+    expect(stderr).toContain('--runner local');
   });
 
-  it('--container-strategy is refused until the docker runner exists', () => {
-    expect(refuse('strategy.yaml', `name: st\n${common()}`, 'E_RUNNER_UNAVAILABLE', ['--container-strategy', 'persistent'])).toContain('needs the docker runner');
+  it('--container-strategy without the docker runner is refused', () => {
+    expect(refuse('strategy.yaml', `name: st\n${common()}`, 'E_STRATEGY_NEEDS_DOCKER', ['--container-strategy', 'persistent'])).toContain('Try: --runner docker --container-strategy persistent');
   });
 
   it('a missing campaign file suggests a campaign example, not an experiment', () => {

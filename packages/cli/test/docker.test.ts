@@ -16,7 +16,7 @@ import {freshHome, lem, LEM_BIN} from './helpers.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 const IMAGE = 'lem/backend-llamacpp:0.1.0';
-const docker = (...args: string[]) => execFileSync('docker', args, {encoding: 'utf8'}).trim();
+const docker = (...args: string[]) => execFileSync('docker', args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim();
 
 function engineMissing(): string | null {
   try {

@@ -19,65 +19,37 @@ import {spawn, spawnSync, type ChildProcess} from 'node:child_process';
 import {accessSync, chmodSync, constants, mkdirSync, writeFileSync} from 'node:fs';
 import {delimiter, dirname, isAbsolute, join, relative, resolve} from 'node:path';
 import type {ServerSpec, StopSpec} from '@lem/plugin-kit';
-import {runError, type ErrorDetail, type RunError} from '../errors.js';
+import {runError} from '../errors.js';
 import {monoNs, msSince} from '../measure/types.js';
-import {diagnoseFailure} from './failure.js';
-import {assertPortFree, portInUseError} from './ports.js';
+import {collectOutput, type OutputStream} from './output.js';
+import {assertPortFree} from './ports.js';
+import {awaitReadiness, interruptedError, stopSpecOf, type ReadinessOptions} from './readiness.js';
 import type {LaunchedServer, LaunchRequest, Runner, ServerExit, ServerStopResult} from './types.js';
-import {groupAlive, pidFilePath, processStartTime, readProcStat, removeFileQuietly, serversDir, signalGroup, sleepMs, waitFor, writePidRecord} from './proc.js';
+import {groupAlive, pidFilePath, processStartTime, readProcStat, removeFileQuietly, serversDir, signalGroup, waitFor, writePidRecord} from './proc.js';
 
 export {classifyFailure, diagnoseFailure, type FailureDiagnosis} from './failure.js';
 export type {ServerExit, ServerStopResult} from './types.js';
 
-/** Lines of server output kept for failure records. */
-export const OUTPUT_TAIL_LINES = 100;
-/** Seconds without output or an HTTP answer after which a launching server counts as hung. */
-export const DEFAULT_WATCHDOG_S = 60;
-/** How a server is stopped when its backend does not say. */
-export const DEFAULT_STOP: Readonly<StopSpec> = {signal: 'SIGTERM', graceS: 10};
+export {OUTPUT_TAIL_LINES} from './output.js';
+export {DEFAULT_STOP, DEFAULT_WATCHDOG_S} from './readiness.js';
 
-/** Interval between readiness polls, ms. */
-const POLL_INTERVAL_MS = 100;
-/** Longest wait for one health answer, ms (the probe may take until the deadline). */
-const HEALTH_REQUEST_TIMEOUT_MS = 2_000;
 /** How long SIGKILL may take to empty the group before stop() gives up waiting, ms. */
 const KILL_WAIT_MS = 5_000;
-/** How long to wait for the last output after the server exited, ms. */
-const OUTPUT_DRAIN_MS = 500;
-/** Longest output line kept; longer ones are cut (progress bars without newlines). */
-const MAX_LINE_CHARS = 4_096;
 
-export interface LocalLaunchOptions {
-  /** From the backend's `server(cfg, ctx)`. */
-  spec: ServerSpec;
-  /** Sent as `model` in the 1-token readiness probe. */
-  model: string;
+export interface LocalLaunchOptions extends ReadinessOptions {
   /** `<project root>/.lem-state`; pid files go in `<stateDir>/servers/`. */
   stateDir: string;
   /** `spec.files` are written here before launch; the server's working directory. */
   workdir: string;
   /** Pin the server to these CPUs (`taskset -c`). Absent or empty: no pinning. */
   cpus?: number[];
-  /** Overrides `spec.readiness.timeoutS`. */
-  readinessTimeoutS?: number;
-  /**
-   * The launch fails with `E_SERVER_HUNG` when the server neither prints a line nor answers
-   * HTTP for this long while not ready. Default {@link DEFAULT_WATCHDOG_S}.
-   */
-  watchdogS?: number;
   /** Every output line of the server, during launch and after. */
-  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
-  /** Abort = stop the launch, stop the server, reject with category `interrupted`. Ignored once ready. */
-  signal?: AbortSignal;
+  onLine?: (line: string, stream: OutputStream) => void;
   /** Non-fatal problems (no setpriv, no taskset), each said once per process. Default: `process.emitWarning`. */
   onWarning?: (message: string) => void;
   /** Called right after the server is spawned, with its pid (= its process group), before readiness. */
   onSpawn?: (pid: number) => void;
 }
-
-
-/** What readiness and the launch-failure diagnosis need of a launch; shared by every runner. */
-export type ReadinessOptions = Pick<LocalLaunchOptions, 'spec' | 'model' | 'readinessTimeoutS' | 'watchdogS' | 'signal'>;
 
 export interface RunningServer {
   /** `http://127.0.0.1:<port>` */
@@ -269,120 +241,9 @@ export function writeSpecFiles(workdir: string, files: ServerSpec['files']): voi
   }
 }
 
-// ---------------------------------------------------------------- output
-
-export interface TailLine {
-  stream: 'stdout' | 'stderr';
-  line: string;
-}
-
-/** Splits a text stream into lines at \n, \r\n or a lone \r (progress bars redraw with \r). */
-export function lineSplitter(emit: (line: string) => void): {push(chunk: string): void; end(): void} {
-  let partial = '';
-  return {
-    push(chunk) {
-      const parts = (partial + chunk).split(/\r\n|\n|\r/);
-      partial = parts.pop() ?? '';
-      if (partial.length > MAX_LINE_CHARS) {
-        emit(partial.slice(0, MAX_LINE_CHARS));
-        partial = '';
-      }
-      for (const part of parts) emit(part.length > MAX_LINE_CHARS ? part.slice(0, MAX_LINE_CHARS) : part);
-    },
-    end() {
-      if (partial !== '') emit(partial);
-      partial = '';
-    },
-  };
-}
-
-export const tailDetails = (tail: TailLine[]): ErrorDetail[] => tail.map(({stream, line}) => ({path: stream, message: line}));
-
-function describeExit(exit: ServerExit): string {
-  if (exit.signal) return `was killed by ${exit.signal}${exit.signal === 'SIGKILL' ? ' (possibly the out-of-memory killer)' : ''}`;
-  return `exited with code ${exit.code}`;
-}
-
-// ---------------------------------------------------------------- readiness
-
-export type Outcome =
-  | {kind: 'ready'}
-  | {kind: 'exited'; exit: ServerExit}
-  | {kind: 'timeout'}
-  | {kind: 'hung'}
-  | {kind: 'interrupted'; reason: string};
-
-/** What readiness last saw, for the timeout message. */
-export interface ReadinessState {
-  health?: string;
-  probe?: string;
-}
-
-function describeFetchError(error: unknown): string {
-  const cause = (error as {cause?: {code?: string}}).cause;
-  if (cause?.code === 'ECONNREFUSED') return 'connection refused';
-  if ((error as Error).name === 'TimeoutError' || (error as Error).name === 'AbortError') return 'no answer in time';
-  return cause?.code ?? (error as Error).message;
-}
-
-/**
- * Polls `GET healthPath` until 200 (refused, 503 or any other answer: not yet), then the probe;
- * starts over while the probe fails. Resolves true when both answered 200, false once `signal`
- * aborts. Never rejects; what it last saw is left in `state`.
- */
-async function pollReadiness(ctx: {
-  baseUrl: string;
-  readiness: ServerSpec['readiness'];
-  model: string;
-  deadlineNs: bigint;
-  signal: AbortSignal;
-  state: ReadinessState;
-  onAnswer: () => void;
-}): Promise<boolean> {
-  const {readiness, state} = ctx;
-  const request = async (path: string, init: RequestInit, timeoutMs: number): Promise<number> => {
-    const timeout = AbortSignal.timeout(Math.max(1, Math.round(timeoutMs)));
-    const response = await fetch(`${ctx.baseUrl}${path}`, {...init, signal: AbortSignal.any([ctx.signal, timeout])});
-    ctx.onAnswer();
-    await response.arrayBuffer().catch(() => undefined);
-    return response.status;
-  };
-  const probe = readiness.probe ?? 'completion';
-  const probeName = probe === 'completion' ? 'POST /v1/completions (1 token)' : `GET ${probe.path}`;
-  const completion: RequestInit = {
-    method: 'POST',
-    headers: {'content-type': 'application/json'},
-    body: JSON.stringify({model: ctx.model, prompt: 'Hello', max_tokens: 1, temperature: 0}),
-  };
-  while (!ctx.signal.aborted) {
-    let asking: 'health' | 'probe' = 'health';
-    try {
-      const health = await request(readiness.healthPath, {}, HEALTH_REQUEST_TIMEOUT_MS);
-      state.health = `GET ${readiness.healthPath} answered ${health}`;
-      if (health === 200) {
-        asking = 'probe';
-        // The first generation may be slow (warm-up, graph capture): it may use all time left.
-        const remainingMs = Number(ctx.deadlineNs - monoNs()) / 1e6;
-        const status = probe === 'completion' ? await request('/v1/completions', completion, remainingMs) : await request(probe.path, {}, remainingMs);
-        state.probe = `${probeName} answered ${status}`;
-        if (status === 200) return !ctx.signal.aborted;
-      }
-    } catch (error) {
-      if (ctx.signal.aborted) return false;
-      if (asking === 'health') state.health = `GET ${readiness.healthPath}: ${describeFetchError(error)}`;
-      else state.probe = `${probeName}: ${describeFetchError(error)}`;
-    }
-    await sleepMs(POLL_INTERVAL_MS);
-  }
-  return false;
-}
-
 // ---------------------------------------------------------------- launch
 
 let lemStartTime: number | undefined;
-
-export const interruptedError = (when: string): RunError =>
-  runError('E_INTERRUPTED', `server launch interrupted ${when}`, ['run it again (a campaign continues with `lem resume`)'], 'interrupted');
 
 /** Spawns the command in a process group of its own; rejects when it cannot be run at all. */
 async function spawnServer(options: LocalLaunchOptions, command: {argv: string[]}): Promise<ChildProcess & {pid: number}> {
@@ -398,26 +259,6 @@ async function spawnServer(options: LocalLaunchOptions, command: {argv: string[]
   }
   child.on('error', () => {}); // later errors (a failed kill) surface through exit and stop
   return child as ChildProcess & {pid: number};
-}
-
-/** The server's output: line by line to `onLine`, the last lines kept, and when it last said anything. */
-function collectOutput(child: ChildProcess, onLine: LocalLaunchOptions['onLine']) {
-  const tail: TailLine[] = [];
-  const life = {lastNs: monoNs()};
-  const closed: Promise<void>[] = [];
-  for (const stream of ['stdout', 'stderr'] as const) {
-    const readable = child[stream]!;
-    const splitter = lineSplitter((line) => {
-      life.lastNs = monoNs();
-      tail.push({stream, line});
-      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
-      onLine?.(line, stream);
-    });
-    readable.setEncoding('utf8');
-    readable.on('data', (chunk: string) => splitter.push(chunk));
-    closed.push(new Promise((resolve) => readable.once('close', () => (splitter.end(), resolve()))));
-  }
-  return {tail, life, closed: Promise.all(closed)};
 }
 
 /**
@@ -475,112 +316,12 @@ function lifecycle(child: ChildProcess, pid: number, pidFile: string, stopSpec: 
   return {exited, stop, isRunning: () => exitInfo === undefined};
 }
 
-/** The first of ready, exit, timeout, hang and interruption; `register` hands out the interrupt used by {@link stopAllServers}. */
-export async function launchOutcome(options: ReadinessOptions, server: {exited: Promise<ServerExit>; life: {lastNs: bigint}; baseUrl: string; state: ReadinessState; register(interrupt: () => void): void}): Promise<Outcome> {
-  const {spec} = options;
-  let settle!: (outcome: Outcome) => void;
-  const outcome = new Promise<Outcome>((resolve) => (settle = resolve));
-  let settled = false;
-  const launchAbort = new AbortController();
-  const finish = (o: Outcome) => {
-    if (settled) return;
-    settled = true;
-    launchAbort.abort();
-    settle(o);
-  };
-  server.register(() => finish({kind: 'interrupted', reason: 'while lem was stopping its servers'}));
-  void server.exited.then((exit) => finish({kind: 'exited', exit}));
-  const onAbort = () => finish({kind: 'interrupted', reason: 'by request'});
-  options.signal?.addEventListener('abort', onAbort, {once: true});
-  if (options.signal?.aborted) onAbort();
-
-  const timeoutS = options.readinessTimeoutS ?? spec.readiness.timeoutS;
-  const watchdogS = options.watchdogS ?? DEFAULT_WATCHDOG_S;
-  const deadlineTimer = setTimeout(() => finish({kind: 'timeout'}), timeoutS * 1_000);
-  const watchdogTimer = setInterval(
-    () => {
-      if (msSince(server.life.lastNs) >= watchdogS * 1_000) finish({kind: 'hung'});
-    },
-    Math.min(1_000, Math.max(10, (watchdogS * 1_000) / 10)),
-  );
-  void pollReadiness({
-    baseUrl: server.baseUrl,
-    readiness: spec.readiness,
-    model: options.model,
-    deadlineNs: monoNs() + BigInt(Math.round(timeoutS * 1e9)),
-    signal: launchAbort.signal,
-    state: server.state,
-    onAnswer: () => (server.life.lastNs = monoNs()), // an HTTP answer of any status is a sign of life
-  }).then((ready) => {
-    if (ready) finish({kind: 'ready'});
-  });
-  try {
-    return await outcome;
-  } finally {
-    clearTimeout(deadlineTimer);
-    clearInterval(watchdogTimer);
-    options.signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-/** The run error of a launch that did not end ready, once the server is gone. */
-export async function launchFailure(options: ReadinessOptions, result: Exclude<Outcome, {kind: 'ready'}>, server: {tail: TailLine[]; closed: Promise<unknown>; stop(maxGraceS?: number): Promise<unknown>; state: ReadinessState}): Promise<RunError> {
-  const {spec} = options;
-  const {tail} = server;
-  if (result.kind === 'exited') {
-    // The last lines may still be in the pipes.
-    await Promise.race([server.closed, sleepMs(OUTPUT_DRAIN_MS)]);
-    await server.stop(0); // sweep anything it left in its group, then forget it
-    const lines = tail.map((entry) => entry.line);
-    const diagnosed = diagnoseFailure(lines, result.exit.code, spec);
-    // A container's state says for certain whether the out-of-memory killer ended it.
-    const diagnosis = result.exit.oomKilled ? {...diagnosed, category: 'resource' as const} : diagnosed;
-    const last = diagnosis.evidence ?? lines.findLast((line) => line.trim() !== '');
-    const said = last === undefined ? ' without output' : `: ${last.trim()}`;
-    if (diagnosis.code === 'E_PORT_IN_USE') {
-      const inUse = portInUseError(spec.port);
-      return runError(inUse.code, `the server could not listen: ${inUse.message}`, inUse.try, 'config', tailDetails(tail));
-    }
-    const tryLines =
-      diagnosis.category === 'resource'
-        ? ['free memory (or the GPU) for the server, or use a smaller model, quantisation or context size', 'the server output is in the details']
-        : diagnosis.category === 'config'
-          ? ['fix the setting the server output names (in the details)']
-          : ['read the server output in the details', `run the server by hand to reproduce: ${spec.argv.join(' ')}`];
-    const oom = result.exit.oomKilled ? ' (OOMKilled: out of memory)' : '';
-    return runError('E_SERVER_EXITED', `the server ${describeExit(result.exit)}${oom} during launch${said}`, tryLines, diagnosis.category, tailDetails(tail));
-  }
-  await server.stop();
-  if (result.kind === 'timeout') {
-    const timeoutS = options.readinessTimeoutS ?? spec.readiness.timeoutS;
-    const seen = [server.state.health ?? 'no answer yet', server.state.probe].filter(Boolean).join('; ');
-    return runError('E_SERVER_NOT_READY', `the server was not ready after ${timeoutS} s (${seen})`, ['read the server output in the details', 'a large model may need a longer readiness timeout'], 'runtime', tailDetails(tail));
-  }
-  if (result.kind === 'hung') {
-    const watchdogS = options.watchdogS ?? DEFAULT_WATCHDOG_S;
-    return runError(
-      'E_SERVER_HUNG',
-      `the server printed nothing and answered nothing for ${watchdogS} s while starting`,
-      [`run the server by hand to see where it stops: ${spec.argv.join(' ')}`, 'raise the watchdog if this server is known to start silently'],
-      'runtime',
-      tailDetails(tail),
-    );
-  }
-  const error = interruptedError(result.reason);
-  error.details = tailDetails(tail);
-  return error;
-}
-
 /**
  * Starts the server described by `options.spec` and resolves once it is ready: `GET
  * healthPath` answers 200 and the probe succeeds (default: `POST /v1/completions` for one
- * token). Rejects with a run error, after making sure the server is gone:
- * - `E_PORT_IN_USE` (`config`): the port is taken, before launch or as the server's exit reason;
- * - `E_SERVER_EXITED`: the server exited during launch; category from its output
- *   (`spec.errorPatterns`, core's known texts), details = its last output lines;
- * - `E_SERVER_NOT_READY` (`runtime`): not ready within the readiness timeout;
- * - `E_SERVER_HUNG` (`runtime`): no output and no HTTP answer for `watchdogS`;
- * - `E_INTERRUPTED` (`interrupted`): `options.signal` aborted, or {@link stopAllServers}.
+ * token). Rejects with a run error, after making sure the server is gone: `E_PORT_IN_USE`
+ * (`config`) when the port is taken before launch, else those of {@link awaitReadiness}
+ * (`E_INTERRUPTED` also by {@link stopAllServers}).
  */
 export async function launchLocalServer(options: LocalLaunchOptions): Promise<RunningServer> {
   const t0Ns = monoNs();
@@ -592,7 +333,7 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
   writeSpecFiles(options.workdir, spec.files);
   mkdirSync(serversDir(options.stateDir), {recursive: true});
   const command = commandLine(spec.argv, options.cpus, options.onWarning);
-  const stopSpec: StopSpec = {signal: spec.stop?.signal ?? DEFAULT_STOP.signal, graceS: spec.stop?.graceS ?? DEFAULT_STOP.graceS};
+  const stopSpec = stopSpecOf(spec);
   if (options.signal?.aborted) throw interruptedError('before the server started');
 
   const child = await spawnServer(options, command);
@@ -601,7 +342,7 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
   // Read now: the process exists at least as an unreaped zombie until the event loop turns.
   const startTime = readProcStat(pid)?.startTime ?? 0;
   lemStartTime ??= processStartTime(process.pid) ?? 0;
-  const output = collectOutput(child, options.onLine);
+  const output = collectOutput({stdout: child.stdout, stderr: child.stderr}, options.onLine);
   const pidFile = pidFilePath(options.stateDir, pid);
   const {exited, stop, isRunning} = lifecycle(child, pid, pidFile, stopSpec);
 
@@ -616,9 +357,7 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
   }
 
   const baseUrl = `http://127.0.0.1:${spec.port}`;
-  const state: ReadinessState = {};
-  const result = await launchOutcome(options, {exited, life: output.life, baseUrl, state, register: (fn) => (interrupt = fn)});
-  if (result.kind !== 'ready') throw await launchFailure(options, result, {tail: output.tail, closed: output.closed, stop, state});
+  await awaitReadiness(options, {baseUrl, exited, output, stop}, (fn) => (interrupt = fn));
   // From here the interrupt hook is a no-op (the outcome is settled): stop() stops it.
   return {
     baseUrl,
@@ -626,7 +365,7 @@ export async function launchLocalServer(options: LocalLaunchOptions): Promise<Ru
     argv: command.argv,
     pinnedCpus: command.pinnedCpus,
     readyAtMs: msSince(t0Ns),
-    outputTail: () => output.tail.map((entry) => entry.line),
+    outputTail: output.lines,
     isRunning,
     exited,
     stop: (maxGraceS?: number) => stop(maxGraceS),

@@ -1,54 +1,41 @@
 /**
- * A container's (or an exec's) output as lines: the hijacked stream is multiplexed (Tty off), so
- * it is demultiplexed into stdout and stderr and split with the local runner's splitter; the
- * last lines are kept for failure records, and every line goes to `onLine`.
+ * A container's or an exec's output as lines. Without a TTY the hijacked stream is multiplexed
+ * (8-byte frame headers), so it is split into stdout and stderr by dockerode's demultiplexer and
+ * read by the runners' shared collector (output.ts): the same lines, tail and sign of life as a
+ * host process.
  */
 import {PassThrough, type Duplex} from 'node:stream';
 import type Docker from 'dockerode';
-import {monoNs} from '../../measure/types.js';
-import {lineSplitter, OUTPUT_TAIL_LINES, type TailLine} from '../local.js';
-import type {ServerExit} from '../types.js';
+import {collectOutput, type CollectedOutput, type OutputStream} from '../output.js';
 
-export interface CollectedOutput {
-  tail: TailLine[];
-  life: {lastNs: bigint};
-  /** Settles when the stream has ended. */
-  closed: Promise<void>;
+export function demuxOutput(docker: Docker, stream: Duplex, onLine?: (line: string, stream: OutputStream) => void): CollectedOutput {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  docker.modem.demuxStream(stream, stdout, stderr);
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    stdout.end();
+    stderr.end();
+  };
+  // A hijacked connection ends when the process's output closes, or closes when either side drops it.
+  stream.once('end', end);
+  stream.once('close', end);
+  stream.once('error', end);
+  return collectOutput({stdout, stderr}, onLine);
 }
 
-export function collectStream(docker: Docker, stream: Duplex, onLine?: (line: string, stream: 'stdout' | 'stderr') => void): CollectedOutput {
-  const tail: TailLine[] = [];
-  const life = {lastNs: monoNs()};
-  const outputs = {stdout: new PassThrough(), stderr: new PassThrough()};
-  for (const name of ['stdout', 'stderr'] as const) {
-    const splitter = lineSplitter((line) => {
-      life.lastNs = monoNs();
-      tail.push({stream: name, line});
-      if (tail.length > OUTPUT_TAIL_LINES) tail.shift();
-      onLine?.(line, name);
-    });
-    outputs[name].setEncoding('utf8');
-    outputs[name].on('data', (chunk: string) => splitter.push(chunk));
-    outputs[name].on('end', () => splitter.end());
-  }
-  docker.modem.demuxStream(stream, outputs.stdout, outputs.stderr);
-  const closed = new Promise<void>((resolve) => {
-    const done = () => {
-      outputs.stdout.end();
-      outputs.stderr.end();
-      resolve();
-    };
-    stream.once('end', done);
-    stream.once('close', done);
-    stream.once('error', done);
+/** Reads a short exec's whole stdout (demultiplexed) until it ends. */
+export async function readAll(docker: Docker, stream: Duplex): Promise<string> {
+  const stdout = new PassThrough();
+  const chunks: Buffer[] = [];
+  stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  docker.modem.demuxStream(stream, stdout, new PassThrough().resume());
+  await new Promise<void>((resolve) => {
+    stream.once('end', resolve);
+    stream.once('close', resolve);
+    stream.once('error', () => resolve());
   });
-  return {tail, life, closed};
+  return Buffer.concat(chunks).toString('utf8');
 }
-
-/** What every server launch, ephemeral or exec'd, hands to readiness. */
-export interface ServerProcess {
-  exited: Promise<ServerExit>;
-  output: CollectedOutput;
-  stop(graceS: number): Promise<{forced: boolean}>;
-}
-
