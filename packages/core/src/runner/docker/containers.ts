@@ -1,73 +1,131 @@
 /**
- * Creating, starting and removing containers; finding what to measure in them (their cgroup).
- * lem attaches to a container's stdin before starting it and keeps that stream for the
- * container's life: closing it is how a container learns that lem is gone.
+ * Creating, starting, inspecting and removing containers, and finding what to measure in them
+ * (their cgroup). lem attaches to a container before starting it and keeps that stream for the
+ * container's life: no output is missed, and closing the stream is how a container learns that
+ * lem is gone.
  */
 import {readFileSync} from 'node:fs';
+import {constants} from 'node:os';
 import type {Duplex} from 'node:stream';
 import type Docker from 'dockerode';
 import {configError, runError} from '../../errors.js';
 import type {MeterTarget} from '../../meters/types.js';
-import type {LaunchRequest} from '../types.js';
+import type {ServerExit} from '../types.js';
 import {cgroupPathOf} from './create.js';
-import type {DockerEngine} from './engine.js';
+import {Labels, unreachable, type DockerEngine} from './engine.js';
 
-export interface Started {
-  container: Docker.Container;
+/** What lem needs to know of a started container. */
+export interface ContainerFacts {
   id: string;
   name: string;
+  /** `sha256:…` */
   imageId: string;
-  /** lem's stream on the container's stdin (and its output). */
-  stream: Duplex;
-  target: MeterTarget;
+  /** Its main process on the engine's host (0 when not running). */
+  pid: number;
+  running: boolean;
+  labels: Record<string, string>;
+  /** `CpusetCpus` as the engine has it; empty: not restricted. */
+  cpuset: string;
 }
 
-/** Creates, attaches and starts; on any failure nothing is left behind. Reports the cgroup target as soon as the container runs. */
-export async function startContainer(engine: DockerEngine, create: Docker.ContainerCreateOptions, request: Pick<LaunchRequest, 'onTarget'>): Promise<Started> {
-  let container: Docker.Container;
+export interface HeldContainer {
+  container: Docker.Container;
+  facts: ContainerFacts;
+  /** lem's stream on its stdin and output; null when nothing was attached. */
+  stream: Duplex | null;
+}
+
+/** Connection failures (no statusCode): the engine itself is not there. */
+const isConnectionError = (error: unknown): boolean => {
+  const code = (error as {code?: string}).code;
+  return (error as {statusCode?: number}).statusCode === undefined && typeof code === 'string' && /^(ECONNREFUSED|ENOENT|EACCES|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH)$/.test(code);
+};
+
+/** An engine failure while `doing` something: unreachable, or the engine's own answer as a runtime error. */
+export function engineError(engine: DockerEngine, error: unknown, doing: string): Error {
+  if (isConnectionError(error)) return unreachable(engine, error);
+  const said = (error as {json?: {message?: string}}).json?.message ?? (error as Error).message;
+  return runError('E_DOCKER_ENGINE', `the Docker engine at ${engine.host} failed ${doing}: ${said}`, ['docker info   # is the engine healthy?', 'lem containers list   # what lem left on it'], 'runtime', undefined, error);
+}
+
+async function createContainer(engine: DockerEngine, options: Docker.ContainerCreateOptions): Promise<Docker.Container> {
   try {
-    container = await engine.docker.createContainer(create);
+    return await engine.docker.createContainer(options);
   } catch (error) {
-    throw createFailed(create, error);
+    const status = (error as {statusCode?: number}).statusCode;
+    if (status === 404 && /no such image/i.test(String((error as Error).message))) {
+      const backend = options.Labels?.[Labels.backend] ?? '<backend>';
+      throw configError('E_IMAGE_MISSING', `the image ${options.Image} is not on the Docker engine at ${engine.host}`, [`lem images build ${backend}`, 'lem images list   # what each backend needs']);
+    }
+    const missingMount = /bind source path does not exist: (\S+)/.exec(String((error as Error).message));
+    if (missingMount) {
+      throw configError('E_MOUNT_MISSING', `the folder ${missingMount[1]} to be mounted into the container does not exist on the engine's host`, ['create it, or fix docker.mounts in .lem-config.yaml (host:container[:ro])']);
+    }
+    throw engineError(engine, error, `to create a container from ${options.Image}`);
   }
+}
+
+/**
+ * Creates, attaches (stdin when the plan holds it, and the output when `output`), starts and
+ * inspects; when any step fails, the container is removed before the error is raised.
+ * `onStep` hears `created` and `started`.
+ */
+export async function startContainer(engine: DockerEngine, options: Docker.ContainerCreateOptions, how: {output: boolean; onStep?: (step: 'created' | 'started', id: string) => void}): Promise<HeldContainer> {
+  const container = await createContainer(engine, options);
+  how.onStep?.('created', container.id);
+  let stream: Duplex | null = null;
   try {
-    const stream = (await container.attach({stream: true, stdin: true, stdout: true, stderr: true, hijack: true})) as unknown as Duplex;
-    stream.on('error', () => undefined); // a closed connection is the container's business, read through wait/inspect
+    const stdin = options.OpenStdin === true;
+    if (stdin || how.output) stream = (await container.attach({stream: true, hijack: true, stdin, stdout: how.output, stderr: how.output})) as unknown as Duplex;
+    // A dropped connection is read through wait and inspect, not as an error here.
+    stream?.on('error', () => undefined);
     await container.start();
-    return await readStarted(engine, container, stream, request);
+    how.onStep?.('started', container.id);
+    return {container, facts: await inspectFacts(container), stream};
   } catch (error) {
+    stream?.destroy();
     await removeQuietly(container);
-    throw runError('E_CONTAINER_START', `the container for ${create.Image} could not start: ${(error as Error).message}`, ['docker info   # is the engine healthy?', 'lem images list   # is the image there?'], 'runtime', undefined, error);
+    throw engineError(engine, error, `to start a container from ${options.Image}`);
   }
 }
 
-/** What a running container is: its id, name, image id and cgroup. `stream` null: attach one now (an adopted container). */
-export async function readStarted(engine: DockerEngine, container: Docker.Container, stream: Duplex | null, request: Pick<LaunchRequest, 'onTarget'> = {}): Promise<Started> {
+export async function inspectFacts(container: Docker.Container): Promise<ContainerFacts> {
   const info = await container.inspect();
-  const target = engine.remote ? ({kind: 'cgroup', path: ''} as const) : {kind: 'cgroup' as const, path: cgroupOfPid(info.State.Pid)};
-  if (!engine.remote) request.onTarget?.(target);
-  const held = stream ?? ((await container.attach({stream: true, stdin: true, stdout: false, stderr: false, hijack: true})) as unknown as Duplex);
-  held.on('error', () => undefined);
-  return {container, id: info.Id, name: info.Name.replace(/^\//, ''), imageId: info.Image, stream: held, target};
+  return {id: info.Id, name: info.Name.replace(/^\//, ''), imageId: info.Image, pid: info.State.Pid, running: info.State.Running, labels: info.Config.Labels ?? {}, cpuset: info.HostConfig.CpusetCpus ?? ''};
 }
 
-function cgroupOfPid(pid: number): string {
+/**
+ * What meters attribute a container's server to: its cgroup, read from the host's
+ * /proc/<main pid>/cgroup. Null when that cannot be read from here (a remote engine's container,
+ * or no such line): nothing of it is measurable.
+ */
+export function cgroupTarget(engine: DockerEngine, facts: ContainerFacts, procRoot = '/proc'): MeterTarget | null {
+  if (engine.remote || facts.pid <= 0) return null;
   try {
-    return cgroupPathOf(readFileSync(`/proc/${pid}/cgroup`, 'utf8')) ?? '';
+    const path = cgroupPathOf(readFileSync(`${procRoot}/${facts.pid}/cgroup`, 'utf8'));
+    return path ? {kind: 'cgroup', path} : null;
   } catch {
-    return '';
+    return null;
   }
 }
 
-function createFailed(create: Docker.ContainerCreateOptions, error: unknown): Error {
-  const status = (error as {statusCode?: number}).statusCode;
-  if (status === 404) {
-    const backend = create.Labels?.['lem.backend'] ?? '<backend>';
-    return configError('E_IMAGE_MISSING', `the image ${create.Image} is not on this Docker engine`, [`lem images build ${backend}`]);
-  }
-  return runError('E_CONTAINER_CREATE', `the container for ${create.Image} could not be created: ${(error as Error).message}`, ['docker info   # is the engine healthy?'], 'runtime', undefined, error);
-}
+/**
+ * The target a launch reports when there is no cgroup to read: a path no cgroup has, so a meter
+ * given it reads nothing (never the root cgroup, which is the whole machine).
+ */
+export const unmeasuredTarget = (id: string): MeterTarget => ({kind: 'cgroup', path: `/lem.unmeasured/${id}`});
 
 export async function removeQuietly(container: Docker.Container): Promise<void> {
   await container.remove({force: true}).catch(() => undefined);
+}
+
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+
+/**
+ * An exit status as the seam reports it: 128+n is signal n (docker-init and the shell report a
+ * signalled process so). `oomKilled` is the engine's word, or null where it has none.
+ */
+export function exitOf(code: number | null, oomKilled: boolean | null): ServerExit {
+  const signal = code !== null && code > 128 && code < 128 + 65 ? (SIGNAL_NAMES.get(code - 128) ?? null) : null;
+  return {code, signal, oomKilled};
 }

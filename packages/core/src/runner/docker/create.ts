@@ -4,7 +4,7 @@
  * the `utility` capability (NVML inside), the mounts, shared memory, IPC and ulimits, the CPUs lem
  * leaves to servers, and the labels that say whose container it is.
  */
-import {createHash} from 'node:crypto';
+import {createHash, randomBytes} from 'node:crypto';
 import type Docker from 'dockerode';
 import stableStringify from 'fast-json-stable-stringify';
 import type {Mount, ServerSpec} from '@lem/plugin-kit';
@@ -37,6 +37,9 @@ export interface ContainerPlan {
   /** Host settings added last (tests: a memory limit); part of a persistent container's key. */
   extraHostConfig?: Docker.HostConfig;
 }
+
+/** A container's name: `lem-<backend>-<8 hex digits>`. */
+export const containerName = (backendId: string): string => `lem-${backendId.replace(/[^a-zA-Z0-9_.-]/g, '-')}-${randomBytes(4).toString('hex')}`;
 
 /** The capabilities the NVIDIA runtime must give: `compute`, and `utility` so NVML works inside. */
 const GPU_CAPABILITIES = ['compute', 'utility'];

@@ -68,6 +68,19 @@ export function isRemote(address: string): boolean {
   }
 }
 
+/**
+ * Where a host-networked server is reached: this machine's loopback, or the remote engine's host
+ * (whose servers must then listen on an address this machine can reach).
+ */
+export function serverHost(engine: DockerEngine): string {
+  if (!engine.remote) return '127.0.0.1';
+  try {
+    return new URL(engine.host.replace(/^tcp:/, 'http:')).hostname || '127.0.0.1';
+  } catch {
+    return '127.0.0.1';
+  }
+}
+
 /** Rejects with E_DOCKER_UNREACHABLE unless the engine answers a ping within `timeoutMs`. */
 export async function pingEngine(engine: DockerEngine, timeoutMs = 5_000): Promise<void> {
   try {

@@ -1,14 +1,18 @@
 /**
- * lem's containers on an engine: the reaper that runs at every lem start, and what `lem
- * containers list|prune` show and remove. A container belongs to the lem named by its labels —
- * host, pid and that pid's start time (pids are reused, and a DOCKER_HOST may be shared) — and
- * only this host's containers of a lem that is gone are ever touched.
+ * lem's containers on an engine: the reaper that runs before a docker session (and at every lem
+ * start), and what `lem containers list|prune` show and remove. A container belongs to the lem
+ * its labels name — host, pid and that pid's start time (pids are reused, and a DOCKER_HOST may be
+ * shared) — and only this host's containers of a lem that is gone are ever touched. A kept
+ * container (`lem.keep=true`) may serve a later lem that adopted it, so in it only the servers
+ * whose pid files name a gone lem are stopped.
  */
+import type Docker from 'dockerode';
 import {isProcessAlive} from '../proc.js';
+import {REAP_GRACE_MS} from '../reaper.js';
 import {removeQuietly} from './containers.js';
 import {Labels, machineId, type DockerEngine} from './engine.js';
-import {execQuiet} from './exec.js';
-import {killServersScript} from './wrapper.js';
+import {execScript} from './exec.js';
+import {LIST_SERVERS_SCRIPT, pidFileOwner, stopServersScript} from './wrapper.js';
 
 export interface LemContainer {
   id: string;
@@ -19,106 +23,131 @@ export interface LemContainer {
   campaign: string | null;
   /** `running`, `exited`, … as the engine says. */
   state: string;
+  /** `lem.keep=true`: left for a later run to adopt. */
   kept: boolean;
+  /** The `lem.host` label. */
   host: string | null;
   thisHost: boolean;
+  /** The owning lem's pid (`lem.pid`). */
   pid: number | null;
-  /** The owning lem still runs (this host only; false for another host's). */
+  /** The owning lem still runs (judged on this host only: false for another host's). */
   ownerAlive: boolean;
+  /** ISO 8601. */
   createdAt: string;
 }
 
+export interface HostOptions {
+  /** This host's id (`lem.host`); default {@link machineId}. */
+  hostId?: string;
+}
+
 export interface ContainerReapResult {
-  /** Containers removed (their lem is gone). */
+  /** Names of the containers removed (their lem is gone). */
   removed: string[];
-  /** Kept containers whose servers were stopped. */
-  stopped: string[];
+  /** Servers stopped in kept containers, by container name. */
+  stoppedServers: Array<{container: string; pid: number}>;
 }
 
 export interface PruneResult {
+  /** Names of the containers removed. */
   removed: string[];
+  /** Kept containers left because a running lem has a server in them. */
+  inUse: string[];
 }
 
-export async function listContainers(engine: DockerEngine, hostId: string = machineId()): Promise<LemContainer[]> {
+/** Every container lem made on this engine, whoever's. */
+export async function listContainers(engine: DockerEngine, options: HostOptions = {}): Promise<LemContainer[]> {
+  const hostId = options.hostId ?? machineId();
   const list = await engine.docker.listContainers({all: true, filters: {label: [`${Labels.managed}=true`]}});
-  return list.map((c) => {
-    const labels = c.Labels ?? {};
-    const thisHost = labels[Labels.host] === hostId;
-    const pid = labels[Labels.pid] ? Number(labels[Labels.pid]) : null;
-    const start = labels[Labels.pidStart] ? Number(labels[Labels.pidStart]) : undefined;
-    return {
-      id: c.Id,
-      name: (c.Names[0] ?? '').replace(/^\//, ''),
-      image: c.Image,
-      backend: labels[Labels.backend] ?? null,
-      strategy: labels[Labels.strategy] ?? null,
-      campaign: labels[Labels.campaign] ?? null,
-      state: c.State,
-      kept: labels[Labels.keep] === 'true',
-      host: labels[Labels.host] ?? null,
-      thisHost,
-      pid,
-      ownerAlive: thisHost && pid !== null && isProcessAlive(pid, start),
-      createdAt: new Date(c.Created * 1000).toISOString(),
-    };
-  });
+  return list.map((c) => describe(c, hostId));
+}
+
+function describe(c: Docker.ContainerInfo, hostId: string): LemContainer {
+  const labels = c.Labels ?? {};
+  const thisHost = labels[Labels.host] === hostId;
+  const pid = Number(labels[Labels.pid]) || null;
+  const start = labels[Labels.pidStart] === undefined ? undefined : Number(labels[Labels.pidStart]);
+  return {
+    id: c.Id,
+    name: (c.Names[0] ?? '').replace(/^\//, ''),
+    image: c.Image,
+    backend: labels[Labels.backend] ?? null,
+    strategy: labels[Labels.strategy] ?? null,
+    campaign: labels[Labels.campaign] ?? null,
+    state: c.State,
+    kept: labels[Labels.keep] === 'true',
+    host: labels[Labels.host] ?? null,
+    thisHost,
+    pid,
+    ownerAlive: thisHost && pid !== null && isProcessAlive(pid, start),
+    createdAt: new Date(c.Created * 1000).toISOString(),
+  };
+}
+
+/** This host's containers whose lem is gone: the only ones the reaper and prune may touch. */
+async function orphans(engine: DockerEngine, options: HostOptions): Promise<LemContainer[]> {
+  return (await listContainers(engine, options)).filter((c) => c.thisHost && !c.ownerAlive);
 }
 
 /**
- * Removes this host's containers whose lem is gone; in kept ones (`lem.keep=true`) only the
- * servers of a gone lem are stopped, and the container is left for a later run to adopt.
+ * Removes this host's containers whose lem is gone; in kept ones only the servers of a gone lem
+ * are stopped (SIGTERM, {@link REAP_GRACE_MS}, SIGKILL), and the container stays for adoption.
  */
-export async function reapContainers(engine: DockerEngine, options: {hostId?: string} = {}): Promise<ContainerReapResult> {
-  const containers = (await listContainers(engine, options.hostId)).filter((c) => c.thisHost);
-  const result: ContainerReapResult = {removed: [], stopped: []};
-  const live = new Set(containers.filter((c) => c.ownerAlive).map((c) => c.id));
+export async function reapContainers(engine: DockerEngine, options: HostOptions & {graceMs?: number} = {}): Promise<ContainerReapResult> {
+  const result: ContainerReapResult = {removed: [], stoppedServers: []};
   await Promise.all(
-    containers
-      .filter((c) => !live.has(c.id))
-      .map(async (c) => {
-        const container = engine.docker.getContainer(c.id);
-        if (!c.kept) {
-          await removeQuietly(container);
-          result.removed.push(c.name);
-        } else if (c.state === 'running') {
-          await stopDeadOwnersServers(container);
-          result.stopped.push(c.name);
-        }
-      }),
+    (await orphans(engine, options)).map(async (c) => {
+      const container = engine.docker.getContainer(c.id);
+      if (!c.kept) {
+        await removeQuietly(container);
+        result.removed.push(c.name);
+      } else if (c.state === 'running') {
+        const pids = await stopGoneServers(engine, container, options.graceMs ?? REAP_GRACE_MS);
+        result.stoppedServers.push(...pids.map((pid) => ({container: c.name, pid})));
+      }
+    }),
   );
   return result;
 }
 
-/** In a kept container, the servers whose pid files name a lem that is no longer running. */
-async function stopDeadOwnersServers(container: ReturnType<DockerEngine['docker']['getContainer']>): Promise<void> {
-  const listing = await execOutput(container, 'ls /tmp/lem-server-*.pid 2>/dev/null; true');
-  for (const file of listing.split('\n').filter(Boolean)) {
-    const match = /lem-server-([^-]+)-(\d+)-(\d+)-\d+\.pid$/.exec(file);
-    if (match && match[1] === machineId().slice(0, 12) && isProcessAlive(Number(match[2]), Number(match[3]))) continue;
-    await execQuiet({container}, killServersScript(file, 'TERM')).catch(() => undefined);
-  }
+/** The servers recorded in a running container, split by whether the lem that started them still runs. */
+async function serversIn(engine: DockerEngine, container: Docker.Container): Promise<{live: number; gone: Array<{pidFile: string; pid: number; startTime: number; running: boolean}>}> {
+  const {stdout} = await execScript(engine.docker, container, LIST_SERVERS_SCRIPT);
+  const servers = stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((fields) => fields.length >= 3)
+    .map(([pidFile = '', pid = '', recorded = '', actual = '']) => ({pidFile, pid: Number(pid), startTime: Number(recorded), running: actual !== '' && actual === recorded, owner: pidFileOwner(pidFile)}));
+  const alive = (s: (typeof servers)[number]) => s.owner !== null && isProcessAlive(s.owner.pid, s.owner.startTime);
+  return {live: servers.filter((s) => s.running && alive(s)).length, gone: servers.filter((s) => !alive(s))};
 }
 
-async function execOutput(container: ReturnType<DockerEngine['docker']['getContainer']>, script: string): Promise<string> {
-  const exec = await container.exec({Cmd: ['sh', '-c', script], AttachStdout: true, AttachStderr: false});
-  const stream = await exec.start({hijack: true, stdin: false});
-  const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-  await new Promise<void>((resolve) => (stream.once('end', resolve), stream.once('close', resolve), stream.once('error', () => resolve())));
-  // Multiplexed frames: 8-byte headers before each payload.
-  const raw = Buffer.concat(chunks);
-  const out: Buffer[] = [];
-  for (let at = 0; at + 8 <= raw.length; ) {
-    const size = raw.readUInt32BE(at + 4);
-    out.push(raw.subarray(at + 8, at + 8 + size));
-    at += 8 + size;
-  }
-  return Buffer.concat(out).toString('utf8');
+/** Stops the servers of gone lems in a kept container, and drops their pid files; the pids that were running. */
+async function stopGoneServers(engine: DockerEngine, container: Docker.Container, graceMs: number): Promise<number[]> {
+  const {gone} = await serversIn(engine, container).catch(() => ({gone: []}));
+  if (gone.length === 0) return [];
+  await execScript(engine.docker, container, stopServersScript(gone, graceMs / 1_000)).catch(() => undefined);
+  return gone.filter((s) => s.running).map((s) => s.pid);
 }
 
-/** `lem containers prune`: this host's containers of a gone lem (kept ones too with `kept`). Never a live lem's, never another host's. */
-export async function pruneContainers(engine: DockerEngine, options: {kept?: boolean; hostId?: string} = {}): Promise<PruneResult> {
-  const containers = (await listContainers(engine, options.hostId)).filter((c) => c.thisHost && !c.ownerAlive && (!c.kept || options.kept));
-  await Promise.all(containers.map((c) => removeQuietly(engine.docker.getContainer(c.id))));
-  return {removed: containers.map((c) => c.name)};
+/**
+ * `lem containers prune`: removes this host's containers whose lem is gone, and with `kept` the
+ * kept ones too — except a kept container in which a running lem (one that adopted it) has a
+ * server. Never a live lem's container, never another host's.
+ */
+export async function pruneContainers(engine: DockerEngine, options: HostOptions & {kept?: boolean} = {}): Promise<PruneResult> {
+  const result: PruneResult = {removed: [], inUse: []};
+  const candidates = (await orphans(engine, options)).filter((c) => !c.kept || options.kept);
+  await Promise.all(
+    candidates.map(async (c) => {
+      const container = engine.docker.getContainer(c.id);
+      if (c.kept && c.state === 'running' && (await serversIn(engine, container).catch(() => ({live: 0}))).live > 0) {
+        result.inUse.push(c.name);
+        return;
+      }
+      await removeQuietly(container);
+      result.removed.push(c.name);
+    }),
+  );
+  return result;
 }

@@ -39,3 +39,4 @@ export async function readAll(docker: Docker, stream: Duplex): Promise<string> {
   });
   return Buffer.concat(chunks).toString('utf8');
 }
+

@@ -18,9 +18,12 @@
 /** The name the wrapper runs as (`$0`), as provenance records it. */
 export const WRAPPER_NAME = 'lem-serve';
 
-/** Sets `start` to field 22 of /proc/<pid>/stat (start time, clock ticks since boot) using builtins only. */
+/**
+ * `starttime <pid>` sets `start` to field 22 of /proc/<pid>/stat (start time, clock ticks since
+ * boot), with builtins only; it fails, leaving `start` empty, when the process is gone or a zombie.
+ */
 const START_TIME_FN = [
-  'starttime_() { shift 19; start=$1; }',
+  'starttime_() { [ "$1" != Z ] || return 1; shift 19; start=$1; }',
   'starttime() { start=; read -r stat_ <"/proc/$1/stat" 2>/dev/null || return 1; starttime_ ${stat_##*\\) }; }',
 ];
 
