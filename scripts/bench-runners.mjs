@@ -55,7 +55,10 @@ async function measure(name, runner, docker) {
     await server.stop();
     const stopMs = ms(t1);
     if (i === 0) firstReadyMs = launchMs;
-    else (launches.push(launchMs), stops.push(stopMs));
+    else {
+      launches.push(launchMs);
+      stops.push(stopMs);
+    }
   }
   await runner.close?.();
   return {name, firstReadyMs: Math.round(firstReadyMs), launchMedianMs: Math.round(median(launches)), stopMedianMs: Math.round(median(stops)), runs: RUNS};

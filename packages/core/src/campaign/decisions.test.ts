@@ -12,7 +12,7 @@ function planOf(names: string[], cycles: number, options: {estimates?: number[];
     names.forEach((configuration, i) => {
       const gapKind = runs.length === 0 ? 'none' : i === 0 ? 'cycles' : 'experiments';
       const gapBeforeS = gapKind === 'none' ? 0 : gapKind === 'cycles' ? betweenCyclesS : betweenExperimentsS;
-      runs.push({key: `${configuration}#${cycle}`, configuration, cycle, position: runs.length + 1, gapBeforeS, gapKind, conditional: false});
+      runs.push({key: `${configuration}#${cycle}`, configuration, cycle, position: runs.length + 1, gapBeforeS, gapKind, conditional: false, keepServer: false});
     });
   }
   return {
@@ -31,8 +31,9 @@ function planOf(names: string[], cycles: number, options: {estimates?: number[];
     failureThreshold: {ratio: 0.5, scope: 'campaign', minFinished: 4, promptTimeoutS: 1800, ...options.threshold},
     runTimeoutS: 3600,
     runner: 'local',
+    containerStrategy: null,
     resultsDir: '/tmp/results/d',
-    configurations: names.map((name, i) => ({name, varies: {}, entry: null, point: {}, mergedFrom: [], backend: 'llamacpp', settings: [], settingsHash: name, estimateS: options.estimates?.[i] ?? 100})),
+    configurations: names.map((name, i) => ({name, varies: {}, entry: null, point: {}, mergedFrom: [], backend: 'llamacpp', settings: [], settingsHash: name, estimateS: options.estimates?.[i] ?? 100, serverReused: false, launchKey: 'k'})),
     varying: [],
     dropped: [],
     runs,

@@ -6,7 +6,7 @@ export function testPlan(id: string, configurations: string[], cycles = 1, over:
   const runs = [];
   for (let cycle = 1; cycle <= cycles; cycle++) {
     for (const configuration of configurations) {
-      runs.push({key: `${configuration}#${cycle}`, configuration, cycle, position: runs.length + 1, gapBeforeS: 0, gapKind: 'none' as const, conditional: false});
+      runs.push({key: `${configuration}#${cycle}`, configuration, cycle, position: runs.length + 1, gapBeforeS: 0, gapKind: 'none' as const, conditional: false, keepServer: false});
     }
   }
   return {
@@ -25,6 +25,7 @@ export function testPlan(id: string, configurations: string[], cycles = 1, over:
     failureThreshold: {ratio: 0.5, scope: 'campaign', minFinished: 4, promptTimeoutS: 1800},
     runTimeoutS: 600,
     runner: 'local',
+    containerStrategy: null,
     resultsDir: `/tmp/results/${id}`,
     configurations: [],
     varying: [],

@@ -11,6 +11,7 @@ import {sleepMs} from '../proc.js';
 import type {ServerExit} from '../types.js';
 import {exitOf} from './containers.js';
 import {stopper, type ContainerServer} from './context.js';
+import {envList} from './create.js';
 import {demuxOutput, readAll} from './stream.js';
 import {signalServerScript} from './wrapper.js';
 
@@ -53,7 +54,7 @@ export interface ExecCommand {
  */
 export async function execServer(docker: Docker, container: Docker.Container, command: ExecCommand): Promise<ContainerServer> {
   const oomBefore = (await container.inspect()).State.OOMKilled === true;
-  const exec = await container.exec({Cmd: command.argv, Env: Object.entries(command.env).map(([k, v]) => `${k}=${v}`), WorkingDir: command.workdir, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false});
+  const exec = await container.exec({Cmd: command.argv, Env: envList(command.env), WorkingDir: command.workdir, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false});
   const stream = (await exec.start({hijack: true, stdin: true})) as unknown as Duplex;
   stream.on('error', () => undefined); // a dropped connection is read through the exec's inspection
   const output = demuxOutput(docker, stream, command.onLine);
