@@ -4,12 +4,13 @@
  * what the measurements depend on changed, or when another lem is running it.
  */
 import {existsSync, mkdirSync} from 'node:fs';
-import {join} from 'node:path';
+import {dirname, join} from 'node:path';
 import stableStringify from 'fast-json-stable-stringify';
 import {configError} from '../errors.js';
 import {STATE_DIR} from '../config/project.js';
 import {reapStaleServers} from '../runner/index.js';
-import {openRunnerSession, type RunnerSession, type RunnerSessionOptions} from '../runner/session.js';
+import {openRunnerSession, type RunnerSession, type RunnerSessionOptions, type SessionRun} from '../runner/session.js';
+import {resolveModelPath, servedModel} from '../experiment/preflight.js';
 import type {RegisteredBackend, Registry} from '../registry.js';
 import {isMeasured} from './configurations.js';
 import {diffEnvironment} from './environment.js';
@@ -37,11 +38,11 @@ export interface RunnerInput {
 export async function openCampaignRunner(planned: Planned, input: RunnerInput & {registry: Registry; projectRoot: string; env?: NodeJS.ProcessEnv; nvmlLibrary?: string}): Promise<RunnerSession> {
   const {plan, resolved} = planned;
   const first = resolved.values().next().value!;
-  const byBackend = new Map<string, {backend: RegisteredBackend; gpuSets: Array<Array<number | string>>}>();
+  const byBackend = new Map<string, {backend: RegisteredBackend; runs: SessionRun[]}>();
   for (const r of resolved.values()) {
     if (!r.backend) continue;
-    const entry = byBackend.get(r.backend.contribution.id) ?? {backend: r.backend, gpuSets: []};
-    entry.gpuSets.push(r.settings.gpus);
+    const entry = byBackend.get(r.backend.contribution.id) ?? {backend: r.backend, runs: []};
+    entry.runs.push({gpus: r.settings.gpus, backendConfig: r.backendConfig, model: resolveModelPath(servedModel(r.settings.model, r.backendConfig), dirname(plan.file))});
     byBackend.set(r.backend.contribution.id, entry);
   }
   return openRunnerSession({

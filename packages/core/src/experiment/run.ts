@@ -25,7 +25,7 @@ import {computeFigures, deriveWarnings, FIGURES_FAILED, type Figures} from './fi
 import {containerSettle, launch, runnerOf} from './launch.js';
 import {measure, type Measured} from './measure.js';
 import {startMeters} from './meters.js';
-import {preflight, type RunPlan} from './preflight.js';
+import {preflight, resolveModelPath, servedModel, type RunPlan} from './preflight.js';
 import {prepareRequests} from './prompts.js';
 import {settleAndIdle} from './idle.js';
 import {teardown, type Held} from './teardown.js';
@@ -63,7 +63,7 @@ export async function runExperiment(opts: RunExperimentOptions): Promise<Experim
   const session = await openRunnerSession({
     runner: 'docker',
     docker: settings.docker,
-    backends: [{backend, gpuSets: [settings.gpus]}],
+    backends: [{backend, runs: [{gpus: settings.gpus, backendConfig: opts.resolved.backendConfig, model: resolveModelPath(servedModel(settings.model, opts.resolved.backendConfig), opts.baseDir)}]}],
     nvmlLibrary: opts.meterRoots?.nvmlLibrary,
     projectRoot: opts.projectRoot,
     confirmPersistent: opts.confirmPersistent,

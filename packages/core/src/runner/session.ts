@@ -19,7 +19,7 @@ import {createDockerRunner, type DockerRunnerEvent} from './docker/runner.js';
 import {reapContainers} from './docker/reaper.js';
 import {checkImages} from './docker/images.js';
 import {dockerEngine, pingEngine, type DockerEngine} from './docker/engine.js';
-import type {LaunchBackend, Runner} from './types.js';
+import type {LaunchBackend, PlannedLaunch, Runner} from './types.js';
 import {withServerReuse, type ReusingRunner} from './reuse.js';
 
 export type ContainerStrategy = 'ephemeral' | 'persistent';
@@ -35,8 +35,11 @@ export interface PersistentConfirmation {
 export interface RunnerSessionOptions {
   runner: 'local' | 'docker';
   docker: ExperimentSettings['docker'];
-  /** The backends the runs start (endpoints excluded), with the GPU sets (`gpus:` settings: indices or UUIDs) each runs on. */
-  backends: Array<{backend: RegisteredBackend; gpuSets: Array<Array<number | string>>}>;
+  /**
+   * The backends the runs start (endpoints excluded), each with its runs' launches: the GPUs
+   * (`gpus:`, indices or UUIDs), the backend's section and the model path it serves.
+   */
+  backends: Array<{backend: RegisteredBackend; runs: SessionRun[]}>;
   /** NVML library that resolves GPU indices to UUIDs (default: $LEM_NVML_LIBRARY, else the system's). */
   nvmlLibrary?: string;
   projectRoot: string;
@@ -49,6 +52,13 @@ export interface RunnerSessionOptions {
   onWarning?: (warning: ResultWarning) => void;
   onEvent?: (event: DockerRunnerEvent) => void;
   env?: NodeJS.ProcessEnv;
+}
+
+export interface SessionRun {
+  gpus: Array<number | string>;
+  backendConfig: unknown;
+  /** The model as the server is given it (an absolute path, or a hub id). */
+  model: string;
 }
 
 export interface RunnerSession {
@@ -97,29 +107,46 @@ export async function openRunnerSession(options: RunnerSessionOptions): Promise<
 }
 
 async function prepareAll(runner: Runner, options: RunnerSessionOptions): Promise<void> {
+  const launches = plannedLaunches(options);
+  if (launches) await runner.prepare?.(launches);
+}
+
+/**
+ * The launches the runs will make, as their containers see them: each backend's pure
+ * `server()` asked with the runner `docker`, so the model folder it mounts is known ahead. Null
+ * when NVML cannot resolve the GPUs (preflight then fails those runs with the reason).
+ */
+function plannedLaunches(options: RunnerSessionOptions): PlannedLaunch[] | null {
   const library = options.nvmlLibrary ?? (options.env ?? process.env).LEM_NVML_LIBRARY;
-  for (const {backend, gpuSets} of options.backends) {
-    const sets = resolveGpuSets(gpuSets, library);
-    if (sets) await runner.prepare?.([launchBackend(backend)], sets);
+  const launches: PlannedLaunch[] = [];
+  for (const {backend, runs} of options.backends) {
+    const sets = resolveGpuSets(runs.map((r) => r.gpus), library);
+    if (!sets) return null;
+    runs.forEach((run) => {
+      const gpus = sets.get(JSON.stringify(run.gpus)) ?? [];
+      const spec = backend.contribution.server(run.backendConfig, {model: run.model, port: 0, gpus, workdir: join(options.projectRoot, STATE_DIR, 'work'), threads: 1, runner: 'docker'});
+      launches.push({backend: launchBackend(backend), gpus, spec: {mounts: spec.mounts, shmSizeBytes: spec.shmSizeBytes, ipcHost: spec.ipcHost, ulimits: spec.ulimits}});
+    });
   }
+  return launches;
 }
 
 /**
  * GPU sets as UUIDs, the container key's terms; null when NVML cannot say (preflight then
  * fails the run with the reason, so nothing is started ahead for it).
  */
-function resolveGpuSets(sets: Array<Array<number | string>>, libraryPath: string | undefined): string[][] | null {
-  const distinct = [...new Map(sets.map((s) => [JSON.stringify(s), s])).values()];
-  if (distinct.every((s) => s.length === 0)) return [[]];
+function resolveGpuSets(sets: Array<Array<number | string>>, libraryPath: string | undefined): Map<string, string[]> | null {
+  const distinct = new Map(sets.map((s) => [JSON.stringify(s), s]));
+  if ([...distinct.values()].every((s) => s.length === 0)) return new Map([...distinct.keys()].map((k) => [k, []]));
   const probe = probeNvml({libraryPath});
   if (!probe.available) return null;
-  return distinct.map((s) => resolveGpus(s, probe));
+  return new Map([...distinct].map(([k, s]) => [k, resolveGpus(s, probe)]));
 }
 
 async function confirm(options: RunnerSessionOptions): Promise<void> {
   const what: PersistentConfirmation = {
     backends: options.backends.map((b) => b.backend.contribution.id),
-    containers: options.backends.reduce((n, b) => n + Math.max(1, new Set(b.gpuSets.map((s) => JSON.stringify(s))).size), 0),
+    containers: options.backends.reduce((n, b) => n + Math.max(1, new Set(b.runs.map((r) => JSON.stringify([r.gpus, r.model]))).size), 0),
     autoTeardown: options.docker.auto_teardown,
   };
   if (!options.confirmPersistent) {

@@ -68,6 +68,15 @@ export interface ReuseRequest {
   keep: boolean;
 }
 
+/** A launch the plan will make, as far as a container needs to know it ahead (for `startup: eager`). */
+export interface PlannedLaunch {
+  backend: LaunchBackend;
+  /** GPU UUIDs. */
+  gpus: string[];
+  /** What of the backend's spec shapes its container: its mounts (the model folder), shared memory, IPC, ulimits. */
+  spec: Pick<ServerSpec, 'mounts' | 'shmSizeBytes' | 'ipcHost' | 'ulimits'>;
+}
+
 export interface LaunchBackend {
   id: string;
   /** The image the backend's server runs in (container runners). */
@@ -132,7 +141,7 @@ export interface Runner {
    * Starts ahead what the coming launches need (persistent containers under `startup: eager`).
    * Absent: nothing to prepare.
    */
-  prepare?(backends: LaunchBackend[], gpuSets: string[][]): Promise<void>;
+  prepare?(launches: PlannedLaunch[]): Promise<void>;
   /** Ends what outlives single launches (persistent containers, unless kept). Idempotent. */
   close?(): Promise<void>;
 }

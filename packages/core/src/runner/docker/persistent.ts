@@ -9,7 +9,7 @@ import {mkdirSync} from 'node:fs';
 import {dirname, isAbsolute, relative} from 'node:path';
 import type {Mount, ServerSpec} from '@lem/plugin-kit';
 import {stopSpecOf} from '../readiness.js';
-import type {LaunchBackend, LaunchedServer, LaunchRequest} from '../types.js';
+import type {LaunchedServer, LaunchRequest, PlannedLaunch} from '../types.js';
 import {engineError, inspectFacts, removeQuietly, startContainer, type HeldContainer} from './containers.js';
 import {containerCreateOptions, containerKey, containerLabels, containerName, cpusetOf, type ContainerPlan, type ContainerShape} from './create.js';
 import {beforeStart, containerInfo, imageBackend, launchedServer, readyOrGone, reportTarget, serverUrl, type ContainerServer, type ImageBackend, type RunnerContext} from './context.js';
@@ -43,7 +43,7 @@ interface Entry {
 
 export interface PersistentPool {
   launch(request: LaunchRequest, backend: ImageBackend): Promise<LaunchedServer>;
-  prepare(backends: LaunchBackend[], gpuSets: string[][]): Promise<void>;
+  prepare(launches: PlannedLaunch[]): Promise<void>;
   /** Removes the containers this runner made (auto_teardown), or leaves them kept. */
   close(): Promise<void>;
 }
@@ -63,8 +63,9 @@ export function persistentPool(ctx: RunnerContext): PersistentPool {
   const forget = (key: string) => entries.delete(key);
   return {
     launch: (request, backend) => launchIn(ctx, {ensure, forget, serial: () => ++serial}, request, backend),
-    async prepare(backends, gpuSets) {
-      const needs = backends.flatMap((b) => gpuSets.map((gpus) => needOf(ctx, imageBackend(b), gpus, {}, ctx.options.workRoot)));
+    async prepare(launches) {
+      // The same spec terms a launch's key is made of, so that the launch finds the container made here.
+      const needs = launches.map((l) => needOf(ctx, imageBackend(l.backend), l.gpus, l.spec, ctx.options.workRoot));
       await Promise.all(needs.map(ensure));
     },
     async close() {

@@ -248,15 +248,18 @@ describe.skipIf(Boolean(check.missing))(`docker runner, real engine${check.missi
     await runner.close();
   });
 
-  it('persistent, eager: prepare starts the container before any launch (making its work root), and the launch uses it', async () => {
+  it('persistent, eager: prepare starts the container before any launch (making its work root), and the launch with the same spec mounts uses it', async () => {
     const workRoot = join(dir, 'eager-work'); // not there yet: a fresh project's .lem-state/work
     const {runner, actions} = runnerWith({strategy: 'persistent', startup: 'eager', warmupDelayS: 2, workRoot});
-    await runner.prepare([{id: 'fake', image: TEST_BASE, pluginVersion: '0.0.1'}], [[]]);
+    // The backend's own mount (a model folder) is part of the container's key: prepare must know it.
+    const modelMount = {hostPath: FIXTURES, containerPath: '/models', readOnly: true};
+    await runner.prepare([{backend: {id: 'fake', image: TEST_BASE, pluginVersion: '0.0.1'}, gpus: [], spec: {mounts: [modelMount]}}]);
     expect(actions()).toEqual(['created', 'started']);
     const [c] = await ours();
     expect(c).toMatchObject({strategy: 'persistent', state: 'running', kept: false});
     const req = await request();
     req.workdir = join(workRoot, 'w1');
+    req.spec.mounts = [modelMount];
     const server = await runner.launch(req);
     expect(actions()).toEqual(['created', 'started']);
     expect(server.container).toMatchObject({id: c!.id, started: true});

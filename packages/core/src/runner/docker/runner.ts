@@ -10,7 +10,7 @@
  * it and the server stops within its grace; the reaper (reaper.ts) removes what is left.
  */
 import {runError} from '../../errors.js';
-import type {ContainerInfo, LaunchBackend, LaunchedServer, LaunchRequest, Runner} from '../types.js';
+import type {ContainerInfo, LaunchedServer, LaunchRequest, PlannedLaunch, Runner} from '../types.js';
 import {imageBackend, runnerContext, type ContainerStrategy, type DockerRunnerOptions} from './context.js';
 import {launchEphemeral} from './ephemeral.js';
 import {persistentPool} from './persistent.js';
@@ -22,8 +22,8 @@ export const REMOTE_DOCKER_HOST = 'remote-docker-host';
 
 export interface DockerRunner extends Runner {
   readonly strategy: ContainerStrategy;
-  /** Persistent with `startup: eager`: starts every container these backends and GPU sets need. Otherwise nothing. */
-  prepare(backends: LaunchBackend[], gpuSets: string[][]): Promise<void>;
+  /** Persistent with `startup: eager`: starts every container these planned launches need. Otherwise nothing. */
+  prepare(launches: PlannedLaunch[]): Promise<void>;
   /**
    * Interrupts launches in progress, stops every server still running (each with its grace),
    * then removes the persistent containers this runner made — unless `autoTeardown` is false:
@@ -52,8 +52,8 @@ export function createDockerRunner(options: DockerRunnerOptions): DockerRunner {
     strategy: options.strategy,
     ...(options.engine.remote ? {energyNullReason: REMOTE_DOCKER_HOST} : {}),
     launch,
-    async prepare(backends, gpuSets) {
-      if (options.strategy === 'persistent' && options.startup === 'eager') await pool.prepare(backends, gpuSets);
+    async prepare(launches) {
+      if (options.strategy === 'persistent' && options.startup === 'eager') await pool.prepare(launches);
     },
     close: () =>
       (closing ??= (async () => {
