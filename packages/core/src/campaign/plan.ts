@@ -20,7 +20,7 @@ import {expandCandidates, isPathEntry, mergeIdentical, nameConfigurations, plann
 import {planEnvironment} from './environment.js';
 import {gapsOf, orderRuns} from './order.js';
 import {sweepPoints} from './sweep.js';
-import {launchKey, planReuse} from './reuse.js';
+import {planReuse} from './reuse.js';
 import {CAMPAIGN_SCHEMA_VERSION, type CampaignPlan, type CyclesSpec, type PlannedConfiguration, type PlannedRun, type PlannedSetting} from './types.js';
 
 export interface PlanInput {
@@ -68,7 +68,7 @@ export async function planCampaign(input: PlanInput): Promise<Planned> {
   const shape = campaignShape(keys, first, input.seed);
   const ordered = sequence(named.map((c) => c.name), shape);
   const reuse = planReuse(ordered, resolved);
-  const configurations = named.map((c) => plannedConfiguration(c, resolved.get(c.name)!, reuse.reusing.has(c.name)));
+  const configurations = named.map((c) => plannedConfiguration(c, resolved.get(c.name)!, {serverReused: reuse.reusing.has(c.name), launchKey: reuse.keys.get(c.name)!}));
   const runs = ordered.map((r) => ({...r, keepServer: reuse.keeping.has(r.key)}));
   const environment = await planEnvironment([...resolved.values()], {
     lemVersion: VERSION,
@@ -128,7 +128,7 @@ async function candidatesOf(input: PlanInput, campaign: CampaignFile, keys: Camp
   return expanded;
 }
 
-function plannedConfiguration(c: Configuration, resolved: ResolvedExperiment, serverReused: boolean): PlannedConfiguration {
+function plannedConfiguration(c: Configuration, resolved: ResolvedExperiment, server: Pick<PlannedConfiguration, 'serverReused' | 'launchKey'>): PlannedConfiguration {
   return {
     name: c.name,
     varies: c.varies,
@@ -139,8 +139,7 @@ function plannedConfiguration(c: Configuration, resolved: ResolvedExperiment, se
     settings: plannedSettings(resolved),
     settingsHash: c.candidate.settingsHash,
     estimateS: estimateRunS(resolved),
-    serverReused,
-    launchKey: launchKey(resolved),
+    ...server,
   };
 }
 

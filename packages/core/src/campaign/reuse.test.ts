@@ -33,6 +33,7 @@ describe('server reuse, decided at plan time', () => {
 
   it('reuse_server false keeps every server fresh', () => {
     const resolved = new Map([conf('a', {reuse: false}), conf('b', {concurrency: 2, reuse: false})]);
-    expect(planReuse(runs(['a', 'b', 'a', 'b']), resolved)).toEqual({reusing: new Set(), keeping: new Set()});
+    const {reusing, keeping} = planReuse(runs(['a', 'b', 'a', 'b']), resolved);
+    expect({reusing, keeping}).toEqual({reusing: new Set(), keeping: new Set()});
   });
 });

@@ -19,6 +19,8 @@ export function launchKey(r: ResolvedExperiment): string {
 }
 
 export interface ReusePlan {
+  /** Each configuration's launch key, by name. */
+  keys: Map<string, string>;
   /** Configurations whose every run takes its predecessor's server. */
   reusing: Set<string>;
   /** Run keys that leave their server running for the next run. */
@@ -36,5 +38,5 @@ export function planReuse(runs: Array<Pick<PlannedRun, 'key' | 'configuration'>>
   }
   const keeping = new Set<string>();
   for (let i = 0; i + 1 < runs.length; i++) if (candidates.has(runs[i + 1]!.configuration)) keeping.add(runs[i]!.key);
-  return {reusing: candidates, keeping};
+  return {keys, reusing: candidates, keeping};
 }

@@ -7,7 +7,8 @@
 import {setTimeout as sleep} from 'node:timers/promises';
 import {abortReason, phase, type Run} from './context.js';
 
-async function wait(run: Run, seconds: number): Promise<void> {
+/** Waits `seconds`, cut short by the run's abort (then rejects with its reason). */
+export async function wait(run: Run, seconds: number): Promise<void> {
   await sleep(seconds * 1000, undefined, {signal: run.abort.signal}).catch(() => {
     throw abortReason(run);
   });

@@ -11,8 +11,9 @@ import {isCodedError, runError, type RunError} from '../errors.js';
 import {probeEngineVersion, type EngineVersion} from '../provenance/index.js';
 import {classifyFailure, findFreePort, localRunner} from '../runner/index.js';
 import type {ContainerInfo, LaunchedServer, Runner, ServerExit} from '../runner/types.js';
-import {launchBackend} from '../runner/session.js';
-import {abortReason, phase, type Run} from './context.js';
+import {launchBackend, workRootOf} from '../runner/session.js';
+import {phase, type Run} from './context.js';
+import {wait} from './idle.js';
 import type {Devices} from './devices.js';
 import type {RunPlan} from './preflight.js';
 
@@ -52,7 +53,7 @@ export async function launch(run: Run, plan: RunPlan, devices: Devices): Promise
   }
   const server = plan.server;
   return phase(run, 'launch', async () => {
-    const workdir = join(run.stateDir, 'work', `${run.settings.name}-${process.pid}-${run.anchor.wallMs}`);
+    const workdir = join(workRootOf(run.stateDir), `${run.settings.name}-${process.pid}-${run.anchor.wallMs}`);
     mkdirSync(workdir, {recursive: true});
     try {
       const {launched, spec} = await launchOnFreePort(run, plan, server.backend, devices, workdir);
@@ -160,18 +161,7 @@ async function startedServer(run: Run, launched: LaunchedServer, spec: ServerSpe
  * (so in no figure). Interrupted by the run's abort.
  */
 export async function containerSettle(run: Run, server: Server): Promise<void> {
-  if (server.warmupDelayS <= 0) return;
-  const signal = run.abort.signal;
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(done, server.warmupDelayS * 1000);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, {once: true});
-  });
-  if (signal.aborted) throw abortReason(run);
+  if (server.warmupDelayS > 0) await wait(run, server.warmupDelayS);
 }
 
 function serverDied(server: LaunchedServer, exit: ServerExit, spec: ServerSpec): RunError {

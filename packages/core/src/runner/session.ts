@@ -18,11 +18,9 @@ import {localRunner} from './local.js';
 import {createDockerRunner, type DockerRunnerEvent} from './docker/runner.js';
 import {reapContainers} from './docker/reaper.js';
 import {checkImages} from './docker/images.js';
-import {dockerEngine, pingEngine, type DockerEngine} from './docker/engine.js';
+import {dockerEngine, pingEngine} from './docker/engine.js';
 import type {LaunchBackend, PlannedLaunch, Runner} from './types.js';
 import {withServerReuse, type ReusingRunner} from './reuse.js';
-
-export type ContainerStrategy = 'ephemeral' | 'persistent';
 
 /** What the user is asked before persistent containers start. */
 export interface PersistentConfirmation {
@@ -63,10 +61,12 @@ export interface SessionRun {
 
 export interface RunnerSession {
   runner: ReusingRunner;
-  /** `ephemeral`/`persistent` for docker, null for local. */
-  strategy: ContainerStrategy | null;
-  engine: DockerEngine | null;
   close(): Promise<void>;
+}
+
+/** Where launches make their private folders: `<state dir>/work` (persistent containers mount it whole). */
+export function workRootOf(stateDir: string): string {
+  return join(stateDir, 'work');
 }
 
 /** The backend as the seam's launch request names it. */
@@ -77,7 +77,7 @@ export function launchBackend(backend: RegisteredBackend): LaunchBackend {
 export async function openRunnerSession(options: RunnerSessionOptions): Promise<RunnerSession> {
   if (options.runner === 'local') {
     const runner = withServerReuse(localRunner);
-    return {runner, strategy: null, engine: null, close: () => runner.close()};
+    return {runner, close: () => runner.close()};
   }
   const engine = dockerEngine(options.docker.host, options.env);
   await pingEngine(engine);
@@ -93,7 +93,7 @@ export async function openRunnerSession(options: RunnerSessionOptions): Promise<
     warmupDelayS: options.docker.warmup_delay_s,
     autoTeardown: options.docker.auto_teardown,
     mounts: parseMounts(options.docker.mounts, options.projectRoot),
-    workRoot: join(options.projectRoot, STATE_DIR, 'work'),
+    workRoot: workRootOf(join(options.projectRoot, STATE_DIR)),
     campaign: options.campaign,
     onEvent: options.onEvent,
   }));
@@ -103,7 +103,7 @@ export async function openRunnerSession(options: RunnerSessionOptions): Promise<
     await runner.close().catch(() => undefined);
     throw error;
   }
-  return {runner, strategy, engine, close: async () => runner.close()};
+  return {runner, close: () => runner.close()};
 }
 
 async function prepareAll(runner: Runner, options: RunnerSessionOptions): Promise<void> {
@@ -118,13 +118,14 @@ async function prepareAll(runner: Runner, options: RunnerSessionOptions): Promis
  */
 function plannedLaunches(options: RunnerSessionOptions): PlannedLaunch[] | null {
   const library = options.nvmlLibrary ?? (options.env ?? process.env).LEM_NVML_LIBRARY;
+  const workdir = workRootOf(join(options.projectRoot, STATE_DIR));
   const launches: PlannedLaunch[] = [];
   for (const {backend, runs} of options.backends) {
     const sets = resolveGpuSets(runs.map((r) => r.gpus), library);
     if (!sets) return null;
     runs.forEach((run) => {
       const gpus = sets.get(JSON.stringify(run.gpus)) ?? [];
-      const spec = backend.contribution.server(run.backendConfig, {model: run.model, port: 0, gpus, workdir: join(options.projectRoot, STATE_DIR, 'work'), threads: 1, runner: 'docker'});
+      const spec = backend.contribution.server(run.backendConfig, {model: run.model, port: 0, gpus, workdir, threads: 1, runner: 'docker'});
       launches.push({backend: launchBackend(backend), gpus, spec: {mounts: spec.mounts, shmSizeBytes: spec.shmSizeBytes, ipcHost: spec.ipcHost, ulimits: spec.ulimits}});
     });
   }

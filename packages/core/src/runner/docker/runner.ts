@@ -10,7 +10,7 @@
  * it and the server stops within its grace; the reaper (reaper.ts) removes what is left.
  */
 import {runError} from '../../errors.js';
-import type {ContainerInfo, LaunchedServer, LaunchRequest, PlannedLaunch, Runner} from '../types.js';
+import type {LaunchedServer, LaunchRequest, PlannedLaunch, Runner} from '../types.js';
 import {imageBackend, runnerContext, type ContainerStrategy, type DockerRunnerOptions} from './context.js';
 import {launchEphemeral} from './ephemeral.js';
 import {persistentPool} from './persistent.js';
@@ -30,21 +30,16 @@ export interface DockerRunner extends Runner {
    * those stay, labelled `lem.keep=true`, for a later run to adopt. Idempotent.
    */
   close(): Promise<void>;
-  /** The containers of this runner's launches so far, in launch order. */
-  containers(): ContainerInfo[];
 }
 
 export function createDockerRunner(options: DockerRunnerOptions): DockerRunner {
   const ctx = runnerContext(options);
   const pool = persistentPool(ctx);
-  const used: ContainerInfo[] = [];
   let closing: Promise<void> | undefined;
   const launch = async (request: LaunchRequest): Promise<LaunchedServer> => {
     if (closing) throw runError('E_RUNNER_CLOSED', 'the docker runner was closed: no more servers are started', ['report this: a launch came after the campaign ended'], 'interrupted');
     const backend = imageBackend(request.backend);
-    const launched = options.strategy === 'persistent' ? await pool.launch(request, backend) : await launchEphemeral(ctx, request, backend);
-    if (launched.container) used.push(launched.container);
-    return launched;
+    return options.strategy === 'persistent' ? pool.launch(request, backend) : launchEphemeral(ctx, request, backend);
   };
   return {
     id: 'docker',
@@ -62,6 +57,5 @@ export function createDockerRunner(options: DockerRunnerOptions): DockerRunner {
         await Promise.allSettled(servers.map((server) => server.stop()));
         await pool.close();
       })()),
-    containers: () => [...used],
   };
 }
