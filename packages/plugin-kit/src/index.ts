@@ -95,6 +95,32 @@ export interface VersionProbe {
   pick?: string;
 }
 
+/**
+ * Where the engine's own figures are in its metrics. Each entry is a series name (Prometheus: the
+ * sum of that name's samples over all label sets; JSON: a dotted path into the answer, or into
+ * its last element when the answer is an array), or `A/B`, the ratio of two such values.
+ */
+export interface MetricsSpec {
+  /** `prometheus` text exposition (the default) or a JSON document. */
+  format?: 'prometheus' | 'json';
+  /** Requests being decoded now: the engine's running batch. */
+  running?: string;
+  /** Requests waiting for a slot. */
+  waiting?: string;
+  /** KV-cache use as a fraction 0–1 (after `kvCacheUsageScale`). */
+  kvCacheUsage?: string;
+  /** Factor turning `kvCacheUsage` into a fraction, e.g. 0.01 for a percentage. Default 1. */
+  kvCacheUsageScale?: number;
+}
+
+/** A value the engine reports in its output at start-up. */
+export interface ReportedSetting {
+  /** Name recorded in the result, e.g. `max_num_seqs`. */
+  name: string;
+  /** Regular expression (JavaScript syntax) over one output line; its first group is the value. The last matching line wins. */
+  pattern: string;
+}
+
 /** Everything lem needs to start one OpenAI-compatible server. Pure data. */
 export interface ServerSpec {
   /** Full command line; `argv[0]` is the executable (inside the container when containerised). */
@@ -114,8 +140,15 @@ export interface ServerSpec {
   stop?: StopSpec;
   /** A llama.cpp-style `POST {content}` → `{tokens}` endpoint, used to count tokens when `usage` is absent. */
   tokenizePath?: string;
-  /** A Prometheus metrics endpoint, scraped into the result when present. */
+  /** The engine's metrics endpoint, scraped every second during measure when present. */
   metricsPath?: string;
+  /** How to read `metricsPath` and which of its series are the engine's batch, queue and KV-cache figures. */
+  metrics?: MetricsSpec;
+  /**
+   * Values the engine computes at start-up from the hardware (e.g. vLLM's `max_num_seqs` when not
+   * given), read from its output and recorded as `backend.effective` in the result.
+   */
+  reportedSettings?: ReportedSetting[];
   versionProbe?: VersionProbe;
   /**
    * Substrings of the server's output that classify a failure:
@@ -124,6 +157,29 @@ export interface ServerSpec {
   errorPatterns?: {resource?: string[]; config?: string[]};
   /** Fields merged into every request body, e.g. `{ignore_eos: true}` to fix the output length. */
   requestExtras?: Record<string, unknown>;
+}
+
+/** The OpenAI-compatible APIs lem can drive. */
+export type WorkloadApi = 'completions' | 'chat';
+
+/** What a backend's cross-field check is told about the experiment. */
+export interface CheckContext {
+  /** Number of GPUs the experiment gives the server. */
+  gpus: number;
+  /** The runner the experiment asks for (`local` or `docker`). */
+  runner: 'local' | 'docker';
+  workload: {api: WorkloadApi; concurrency: number; fixedOutputLength: boolean};
+  /** The model, exactly as configured. */
+  model: string;
+}
+
+/** One problem a backend's check found: a key path inside its section and what is wrong. */
+export interface ConfigIssue {
+  /** Key path inside the backend's section, e.g. `['tensor_parallel_size']`. */
+  path: Array<string | number>;
+  message: string;
+  /** A suggested fix, printed after "Try:". */
+  try?: string;
 }
 
 /** A backend: how to start one kind of inference server. */
@@ -141,6 +197,15 @@ export interface BackendContribution<Config = unknown> {
   /** Whether the server can run as a host process (the `local` runner). */
   local: boolean;
   image?: ImageSpec;
+  /** The APIs the server offers (default both); lem refuses a `workload.api` outside them before anything starts. */
+  apis?: WorkloadApi[];
+  /** Whether `requestExtras` can hold every output at `max_tokens` (default true); lem refuses `workload.fixed_output_length` otherwise. */
+  fixedOutputLength?: boolean;
+  /**
+   * Pure cross-field rules of the validated section against the experiment (parallel size ≤ the
+   * GPUs given, conflicting options): each issue becomes a located config error naming the key.
+   */
+  check?(cfg: Config, ctx: CheckContext): ConfigIssue[];
   /** Pure: build the launch description from this backend's validated section. */
   server(cfg: Config, ctx: ServerContext): ServerSpec;
 }

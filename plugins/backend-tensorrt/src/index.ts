@@ -1,0 +1,2 @@
+// Placeholder until the plugin is written.
+export const backend = undefined as never;
