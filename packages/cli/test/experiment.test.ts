@@ -173,6 +173,13 @@ describe('lem experiment on the embedded llama.cpp server', () => {
     const maxInFlight = Math.max(...measured.map((r) => measured.filter((o) => o.sendMs <= r.sendMs && o.endMs > r.sendMs).length));
     expect(maxInFlight).toBe(4);
     expect(readResult(runDir).metrics!.tokens.output).toBe(16 * 24);
+    // The engine's own figures, read from its /metrics from the first measured send: never more in the engine than lem keeps in flight.
+    const engine = readResult(runDir).engineMetrics!;
+    const rows = readFileSync(join(runDir, 'engine-metrics.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
+    expect(engine).toMatchObject({path: '/metrics', format: 'prometheus', samples: rows.length, failedSamples: 0, kvCacheUsage: null});
+    expect(rows.length).toBeGreaterThanOrEqual(1);
+    for (const [, running, waiting] of rows) expect(running! + waiting!).toBeLessThanOrEqual(4);
+    expect(engine.running!.max).toBeLessThanOrEqual(4);
   });
 
   it('runs open loop at a request rate, on its seeded schedule', () => {

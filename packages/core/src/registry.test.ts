@@ -37,12 +37,16 @@ describe('buildRegistry', () => {
     const noSchema = {...backend('gamma'), configSchema: {}};
     const badId = backend('Bad_Id');
     const reserved = backend('workload');
-    const r = buildRegistry([{plugin: a, result: [noSchema, badId, reserved, 42]}, {plugin: b, result: 'nope'}]);
+    const badApis = {...backend('delta'), apis: ['responses']};
+    const badCheck = {...backend('eps'), check: 'strict'};
+    const r = buildRegistry([{plugin: a, result: [noSchema, badId, reserved, badApis, badCheck, 42]}, {plugin: b, result: 'nope'}]);
     expect(r.backends.size).toBe(0);
     expect(r.problems.map((p) => p.message)).toEqual([
       'plugin plugin-a@1.0.0: backend "gamma" has no Standard Schema in configSchema (e.g. a zod 4 schema)',
       'plugin plugin-a@1.0.0: backend id "Bad_Id" is not lowercase letters, digits and dashes',
       'plugin plugin-a@1.0.0: backend id "workload" is reserved by lem',
+      'plugin plugin-a@1.0.0: backend "delta" has apis ["responses"] (expected a non-empty list of "completions" and "chat")',
+      'plugin plugin-a@1.0.0: backend "eps" has a check that is not a function',
       'plugin plugin-a@1.0.0: a contribution is not an object',
       'plugin plugin-b@2.0.0 returned string from lem:register, not an array',
     ]);

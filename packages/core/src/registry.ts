@@ -63,6 +63,10 @@ function contributionProblem(value: unknown): string | undefined {
     if (!['required', 'optional', 'none'].includes(c.gpu as string)) return `backend "${c.id}" has gpu ${JSON.stringify(c.gpu)} (expected required, optional or none)`;
     if (typeof c.local !== 'boolean') return `backend "${c.id}" does not say whether it runs locally (local: boolean)`;
     if (typeof c.server !== 'function') return `backend "${c.id}" has no server() function`;
+    if (c.check !== undefined && typeof c.check !== 'function') return `backend "${c.id}" has a check that is not a function`;
+    if (c.apis !== undefined && !(Array.isArray(c.apis) && c.apis.length > 0 && c.apis.every((a) => a === 'completions' || a === 'chat'))) {
+      return `backend "${c.id}" has apis ${JSON.stringify(c.apis)} (expected a non-empty list of "completions" and "chat")`;
+    }
   } else if (typeof c.render !== 'function') {
     return `notifier "${c.id}" has no render() function`;
   }

@@ -36,7 +36,10 @@ export interface ImageSpec {
 
 /** What lem tells a backend about the launch it is preparing. */
 export interface ServerContext {
-  /** Model to serve: a local path (GGUF file or folder) or a hub id, exactly as configured. */
+  /**
+   * Model to serve: a local path (GGUF file or folder), resolved to an absolute path, or a hub id as
+   * configured. Requests name the model by this same string, so a server that checks the name must serve it under it.
+   */
   model: string;
   /** TCP port the server must listen on (chosen by lem; the returned `port` must equal it or say where it listens instead). */
   port: number;

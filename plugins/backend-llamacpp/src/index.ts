@@ -46,6 +46,7 @@ export function serverSpec(cfg: LlamacppConfig, ctx: ServerContext): ServerSpec 
     stop: {signal: 'SIGTERM', graceS: 5},
     tokenizePath: '/tokenize',
     metricsPath: '/metrics',
+    metrics: {running: 'llamacpp:requests_running', waiting: 'llamacpp:requests_deferred'},
     versionProbe: {kind: 'http', path: '/version'},
     errorPatterns: {
       resource: ['failed to allocate', 'out of memory', 'E_OUT_OF_MEMORY', 'InsufficientMemoryError', 'cudaMalloc failed'],

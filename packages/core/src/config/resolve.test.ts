@@ -45,6 +45,25 @@ const hand = defineBackend({
   server: () => ({argv: ['x'], env: {}, port: 1, readiness: {healthPath: '/health', timeoutS: 1}}),
 });
 
+const gpuSchema = z.object({tensor_parallel_size: z.int().min(1).default(1), enforce_eager: z.boolean().default(false), cuda_graph_max_bs: z.int().optional()}).strict();
+/** A GPU engine as the engine plugins declare one: chat only, no fixed output length, cross-field rules. */
+const gpuEngine = defineBackend({
+  id: 'gpueng',
+  displayName: 'GPU engine',
+  configSchema: gpuSchema,
+  jsonSchema: z.toJSONSchema(gpuSchema),
+  gpu: 'optional',
+  local: true,
+  apis: ['chat'],
+  fixedOutputLength: false,
+  check: (cfg, ctx) => [
+    ...(cfg.tensor_parallel_size > ctx.gpus ? [{path: ['tensor_parallel_size'], message: `${cfg.tensor_parallel_size} exceeds the ${ctx.gpus} GPUs given`, try: `gpus: [${[...Array(cfg.tensor_parallel_size).keys()].join(', ')}]`}] : []),
+    ...(cfg.enforce_eager && cfg.cuda_graph_max_bs !== undefined ? [{path: ['cuda_graph_max_bs'], message: 'CUDA graphs are off under enforce_eager'}] : []),
+  ],
+  server: () => ({argv: ['x'], env: {}, port: 1, readiness: {healthPath: '/health', timeoutS: 1}}),
+});
+const throwingEngine = defineBackend({...gpuEngine, id: 'throwing', apis: undefined, fixedOutputLength: undefined, check: () => { throw new Error('boom'); }});
+
 const slackSchema = z.object({webhook_url: z.url(), mention: z.enum(['none', 'here']).default('none')}).strict();
 const slack = defineNotifier({
   id: 'slack',
@@ -60,6 +79,7 @@ const registry = buildRegistry([
   {plugin: {name: '@lem/notify-slack', version: '0.1.0'}, result: [slack, noter]},
   {plugin: {name: '@lem/backend-llamacpp', version: '0.1.0'}, result: [llama]},
   {plugin: {name: 'handmade-plugin', version: '1.0.0'}, result: [hand]},
+  {plugin: {name: '@lem/backend-gpueng', version: '0.1.0'}, result: [gpuEngine, throwingEngine]},
 ]);
 
 const file = (name: string, text: string) => parseYamlText(text, name);
@@ -148,6 +168,24 @@ describe('errors name file:line:col and the key path', () => {
     expect(e.details?.map((d) => d.path).sort()).toEqual(['llamacpp', 'llamacpp.threads']);
     const threads = e.details!.find((d) => d.path === 'llamacpp.threads')!;
     expect(threads.location).toEqual({file: 'e.yaml', line: 3, col: 12});
+  });
+
+  it("refuses, at the key to change, what the backend says its server cannot do", async () => {
+    const ok = await resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nbackend: gpueng\ngpus: [0, 1]\nworkload:\n  api: chat\n  fixed_output_length: false\ngpueng:\n  tensor_parallel_size: 2\n')});
+    expect(ok.backendConfig).toEqual({tensor_parallel_size: 2, enforce_eager: false});
+    const e = await failure(
+      resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nbackend: gpueng\ngpus: [0]\ngpueng:\n  tensor_parallel_size: 2\n  enforce_eager: true\n  cuda_graph_max_bs: 8\n')}),
+    );
+    expect(e.code).toBe('E_CONFIG_INVALID');
+    expect(e.details?.map((d) => [d.path, d.message, d.location?.line])).toEqual([
+      ['workload.api', 'GPU engine serves `chat` only, not `completions`', 1],
+      ['workload.fixed_output_length', 'GPU engine has no request field that holds the output at max_output_tokens', 1],
+      ['gpueng.tensor_parallel_size', '2 exceeds the 1 GPUs given', 5],
+      ['gpueng.cuda_graph_max_bs', 'CUDA graphs are off under enforce_eager', 7],
+    ]);
+    expect(e.try).toEqual(['workload.api: chat', 'workload.fixed_output_length: false   # outputs may end early; lem reports the tokens each produced', 'gpus: [0, 1]', 'fix the values shown']);
+    const broken = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nbackend: throwing\n')}));
+    expect(broken.details?.[0]?.message).toBe("the plugin's check failed: boom");
   });
 
   it('points an unknown top-level key at plugins when it may be an uninstalled backend', async () => {

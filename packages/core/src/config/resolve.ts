@@ -6,7 +6,7 @@
  * that holds it; then the layers are merged and validated together, which applies the defaults
  * and catches what only the whole shows (a required key given nowhere).
  */
-import type {ErrorDetail, SourceLocation, StandardSchemaV1} from '@lem/plugin-kit';
+import type {ConfigIssue, ErrorDetail, SourceLocation, StandardSchemaV1} from '@lem/plugin-kit';
 import type {z} from 'zod';
 import {dirname, isAbsolute, resolve} from 'node:path';
 import {parse as parseYamlScalar} from 'yaml';
@@ -791,8 +791,39 @@ export async function resolveLayers(input: {
   const section = mergeLayers(layers, (d) => (isPlainObject(d[id]) ? {[id]: d[id]} : {}))[id] ?? {};
   const {value: backendConfig, issues} = await standardIssues(backend.contribution.configSchema, section);
   throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} settings`, ['fix the values shown']);
+  throwIfAny(backendRuleIssues(backend, backendConfig, settings, layers), `the ${id} settings`, ['fix the values shown']);
   if (isPlainObject(backendConfig)) sources.push(...settingsFrom(backendConfig, layers, redactor, [id]));
   return {settings, backend, backendConfig, sources, redactor};
+}
+
+/**
+ * What the backend says its server cannot do with these settings, before anything starts: a
+ * `workload.api` outside its APIs, a fixed output length it cannot hold, and its own cross-field
+ * rules (`check`, e.g. a parallel size above the GPUs given), each located at the key to change.
+ */
+function backendRuleIssues(backend: RegisteredBackend, backendConfig: unknown, settings: ExperimentSettings, layers: ConfigLayer[]): Found[] {
+  const c = backend.contribution;
+  const {api, fixed_output_length: fixed, concurrency} = settings.workload;
+  const found: Found[] = [];
+  const apis = c.apis ?? ['completions', 'chat'];
+  if (!apis.includes(api)) {
+    found.push({...toDetail({path: ['workload', 'api'], message: `${c.displayName} serves ${apis.map((a) => `\`${a}\``).join(' and ')} only, not \`${api}\``}, layers), try: [`workload.api: ${apis[0]}`]});
+  }
+  if (fixed && c.fixedOutputLength === false) {
+    found.push({
+      ...toDetail({path: ['workload', 'fixed_output_length'], message: `${c.displayName} has no request field that holds the output at max_output_tokens`}, layers),
+      try: ['workload.fixed_output_length: false   # outputs may end early; lem reports the tokens each produced'],
+    });
+  }
+  if (!c.check) return found;
+  let issues: ConfigIssue[];
+  try {
+    issues = c.check(backendConfig, {gpus: settings.gpus.length, runner: settings.runner, workload: {api, concurrency, fixedOutputLength: fixed}, model: settings.model});
+  } catch (error) {
+    issues = [{path: [], message: `the plugin's check failed: ${error instanceof Error ? error.message : String(error)}`}];
+  }
+  for (const issue of issues) found.push({...toDetail({path: issue.path, message: issue.message}, layers, [c.id]), ...(issue.try ? {try: [issue.try]} : {})});
+  return found;
 }
 
 export type {ExperimentSettings, ProjectSettings};

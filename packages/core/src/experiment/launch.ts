@@ -14,6 +14,7 @@ import type {ContainerInfo, LaunchedServer, Runner, ServerExit} from '../runner/
 import {launchBackend, workRootOf} from '../runner/session.js';
 import {phase, type Run} from './context.js';
 import {wait} from './idle.js';
+import {reportedSettingsReader} from './engine-metrics.js';
 import type {Devices} from './devices.js';
 import type {RunPlan} from './preflight.js';
 
@@ -40,6 +41,8 @@ export interface Server {
   reused: boolean;
   /** Seconds waited after readiness for the container to settle (`docker.warmup_delay_s`), excluded from every figure. */
   warmupDelayS: number;
+  /** What the engine reported choosing at start-up (its `reportedSettings`), so far. */
+  reported(): Record<string, number | string>;
 }
 
 export function runnerOf(run: Run): Runner {
@@ -56,8 +59,8 @@ export async function launch(run: Run, plan: RunPlan, devices: Devices): Promise
     const workdir = join(workRootOf(run.stateDir), `${run.settings.name}-${process.pid}-${run.anchor.wallMs}`);
     mkdirSync(workdir, {recursive: true});
     try {
-      const {launched, spec} = await launchOnFreePort(run, plan, server.backend, devices, workdir);
-      return await startedServer(run, launched, spec, ownedWorkdir(run, launched, workdir));
+      const {launched, spec, reported} = await launchOnFreePort(run, plan, server.backend, devices, workdir);
+      return {...(await startedServer(run, launched, spec, ownedWorkdir(run, launched, workdir))), reported: reported.values};
     } catch (error) {
       rmSync(workdir, {recursive: true, force: true});
       throw error;
@@ -80,7 +83,7 @@ function ownedWorkdir(run: Run, launched: LaunchedServer, workdir: string): stri
 }
 
 function endpointServer(baseUrl: string): Server {
-  return {baseUrl, spec: null, argv: null, runnerId: null, outputTail: () => [], stop: async () => undefined, engineVersion: null, workdir: null, container: null, warmupDelayS: 0, reused: false};
+  return {baseUrl, spec: null, argv: null, runnerId: null, outputTail: () => [], stop: async () => undefined, engineVersion: null, workdir: null, container: null, warmupDelayS: 0, reused: false, reported: () => ({})};
 }
 
 /** The spec with a port: the backend's own, plus exactly the experiment's GPUs for the server (CUDA accepts UUIDs; none without). */
@@ -101,12 +104,13 @@ function specFor(run: Run, plan: RunPlan, backend: NonNullable<RunPlan['server']
  * with another process, not a setting), picks another and tries again. A port the backend fixed
  * itself is its setting: taken, it is a `config` failure at once.
  */
-async function launchOnFreePort(run: Run, plan: RunPlan, backend: NonNullable<RunPlan['server']>['backend'], devices: Devices, workdir: string): Promise<{launched: LaunchedServer; spec: ServerSpec}> {
+async function launchOnFreePort(run: Run, plan: RunPlan, backend: NonNullable<RunPlan['server']>['backend'], devices: Devices, workdir: string): Promise<{launched: LaunchedServer; spec: ServerSpec; reported: ReturnType<typeof reportedSettingsReader>}> {
   const runner = runnerOf(run);
   const pickPort = run.opts.pickPort ?? (() => findFreePort());
   for (let attempt = 1; ; attempt++) {
     const port = await pickPort();
     const spec = specFor(run, plan, backend, port, workdir, devices, runner);
+    const reported = reportedSettingsReader(spec.reportedSettings);
     try {
       const launched = await runner.launch({
         spec,
@@ -115,7 +119,10 @@ async function launchOnFreePort(run: Run, plan: RunPlan, backend: NonNullable<Ru
         workdir,
         cpus: devices.pinning?.applied ? devices.pinning.serverCpus : undefined,
         signal: run.abort.signal,
-        onLine: (line) => run.emit({type: 'server-line', line}),
+        onLine: (line) => {
+          reported.push(line);
+          run.emit({type: 'server-line', line});
+        },
         onWarning: (message) => run.warn({code: 'W_RUNNER', message}),
         onTarget: (target) => run.sampler?.setTarget(target),
         backend: launchBackend(backend),
@@ -123,7 +130,7 @@ async function launchOnFreePort(run: Run, plan: RunPlan, backend: NonNullable<Ru
         labels: {campaign: run.opts.campaign?.id, experiment: run.settings.name},
         reuse: run.opts.reuse,
       });
-      return {launched, spec};
+      return {launched, spec, reported};
     } catch (error) {
       const race = isCodedError(error) && error.code === 'E_PORT_IN_USE' && spec.port === port;
       if (!race || attempt >= MAX_PORT_ATTEMPTS) throw error;
@@ -132,7 +139,7 @@ async function launchOnFreePort(run: Run, plan: RunPlan, backend: NonNullable<Ru
   }
 }
 
-async function startedServer(run: Run, launched: LaunchedServer, spec: ServerSpec, workdir: string | null): Promise<Server> {
+async function startedServer(run: Run, launched: LaunchedServer, spec: ServerSpec, workdir: string | null): Promise<Omit<Server, 'reported'>> {
   let stopping = false;
   // A server that dies mid-run aborts the workload at once instead of failing request by request.
   void launched.exited.then((exit) => {

@@ -43,7 +43,8 @@ export async function prepareRequests(run: Run, plan: RunPlan, server: Server): 
   const template: RequestTemplate = {
     baseUrl: server.baseUrl,
     api: settings.workload.api,
-    model: settings.model,
+    // The name the server was started with (the readiness probe's too): engines that check it (vLLM, SGLang) serve exactly that.
+    model: plan.server ? plan.modelRef : settings.model,
     maxTokens: settings.workload.max_output_tokens,
     temperature: settings.workload.temperature,
     seed: settings.workload.seed,

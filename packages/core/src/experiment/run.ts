@@ -124,7 +124,7 @@ async function measureRun(run: Run, held: Held, out: Outputs): Promise<void> {
   held.client = await prepareRequests(run, plan, held.server);
   out.warmup = await warmUp(run, held.client);
   await settleAndIdle(run);
-  out.measured = await measure(run, held.client);
+  out.measured = await measure(run, held.client, held.server);
 }
 
 /** The figures step. A computation that throws fails the run, but loses nothing: the result is still written, and `lem results recompute` can redo it. */
@@ -163,13 +163,14 @@ function requestFailures(figures: Figures | null): RunError | undefined {
   );
 }
 
-function containerFields(server: Held['server']): Pick<ExperimentResult['backend'], 'strategy' | 'container' | 'serverReused' | 'warmupDelayS'> {
+function containerFields(server: Held['server']): Pick<ExperimentResult['backend'], 'strategy' | 'container' | 'serverReused' | 'warmupDelayS' | 'effective'> {
   const c = server?.container;
   return {
     strategy: c?.strategy ?? null,
     container: c ? {id: c.id, name: c.name, imageRef: c.imageRef, imageId: c.imageId, adopted: c.adopted, cpusetCpus: c.cpusetCpus} : null,
     serverReused: server?.reused ?? false,
     warmupDelayS: server?.warmupDelayS ?? 0,
+    effective: server?.reported() ?? {},
   };
 }
 
@@ -222,6 +223,7 @@ async function writeRun(run: Run, held: Held, out: Outputs, figures: Figures | n
     model: plan?.model ?? null,
     client: {eventLoopDelay: out.measured?.eventLoopDelay ?? null, clientCpuS: out.measured?.clientCpuS ?? null, pinning: held.devices?.pinning ?? null},
     metrics,
+    engineMetrics: out.measured?.engineMetrics ?? null,
     warnings: run.warnings,
     campaign: run.opts.campaign ?? null,
   });

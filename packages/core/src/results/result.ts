@@ -10,6 +10,7 @@ import type {EnvironmentInfo, Pinning} from '../experiment/environment.js';
 import type {ModelInfo} from '../flops/index.js';
 import type {Provenance} from '../provenance/index.js';
 import type {CampaignContext} from '../campaign/types.js';
+import type {EngineMetricsSummary} from '../experiment/engine-metrics.js';
 import {METRIC_DEFINITIONS, type PhaseEnergyInput, type RunMetrics} from '../experiment/metrics.js';
 
 /** Bumped on any incompatible change to result.json; readers refuse versions they do not know. */
@@ -95,7 +96,15 @@ export interface ExperimentResult {
     serverReused: boolean;
     /** Seconds waited after readiness for a fresh container (`docker.warmup_delay_s`), excluded from every figure. */
     warmupDelayS: number;
+    /**
+     * Values the engine chose at start-up and reported in its output (the backend's
+     * `reportedSettings`, e.g. vLLM's max_num_seqs sized by GPU); empty when it reported none
+     * (a reused server reported them to the run that started it).
+     */
+    effective: Record<string, number | string>;
   };
+  /** The engine's own figures during measure (its metrics endpoint, read every second); null when it has none. */
+  engineMetrics: EngineMetricsSummary | null;
   environment: EnvironmentInfo;
   clock: ClockAnchor;
   phases: PhaseRecord[];
@@ -145,6 +154,7 @@ export function buildResult(resolved: ResolvedExperiment, experimentFile: string
     model: parts.model,
     client: parts.client,
     metrics: parts.metrics,
+    engineMetrics: parts.engineMetrics,
     definitions: METRIC_DEFINITIONS,
     warnings: parts.warnings,
     campaign: parts.campaign ?? null,

@@ -12,7 +12,7 @@ import type {RequestRecord, TimelineSample} from '../measure/types.js';
 import {readTimelineCsv, timelineCsvHeader} from '../meters/index.js';
 import {RESULT_SCHEMA_VERSION, type ExperimentResult} from './result.js';
 
-export const RUN_FILES = {result: 'result.json', requests: 'requests.jsonl', timeline: 'timeline.csv'} as const;
+export const RUN_FILES = {result: 'result.json', requests: 'requests.jsonl', timeline: 'timeline.csv', engineMetrics: 'engine-metrics.csv'} as const;
 
 /** requests.jsonl, appended record by record as each completes (see {@link AppendOnlyFile}). */
 export class RequestLog {

@@ -267,6 +267,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           metric('tokens_predicted_total', 'counter', 'Tokens generated.', counters.tokensPredictedTotal) +
           metric('requests_total', 'counter', 'Generation requests accepted.', counters.requestsTotal) +
           metric('requests_processing', 'gauge', 'Generation requests in progress or queued.', inFlight.size) +
+          metric('requests_running', 'gauge', 'Generation requests being decoded now.', Math.max(0, inFlight.size - e.queued)) +
           metric('requests_deferred', 'gauge', 'Generation requests waiting for a free sequence.', e.queued);
         res.writeHead(200, {'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(text)});
         res.end(text);

@@ -1,0 +1,180 @@
+/**
+ * `lem plugins install @lem/backend-tensorrt` end to end, as a user would run it: the workspace's
+ * plugin-kit and TensorRT plugin are packed (`pnpm pack`) and published to a real npm registry
+ * (Verdaccio on 127.0.0.1, __fixtures__/registry.ts); the real CLI installs from it with npm, then
+ * lists, validates, resolves and uninstalls the backend. `@lem/*` comes only from what was
+ * published here; zod and friends come through the registry's uplink to npmjs (cached in
+ * .cache/verdaccio-storage). npm is given a proxy where nothing listens for every host but
+ * 127.0.0.1, so anything it fetched from outside the registry would fail the install.
+ * oclif's folders (LEM_DATA_DIR, …) and npm's HOME, cache and config are temporary folders.
+ * Under CI=true a registry that does not start, or an uplink that does not answer, fails the file.
+ */
+import {spawnSync} from 'node:child_process';
+import {existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {freshHome, lem, type LemRun} from './helpers.js';
+import {packedManifest, packWorkspacePackage, publishTarball, REPO_ROOT, startRegistry, workspaceRanges, type LocalRegistry} from './__fixtures__/registry.js';
+
+const PLUGIN = '@lem/backend-tensorrt';
+const PACKAGES = ['packages/plugin-kit', 'plugins/backend-tensorrt'];
+// Any host but 127.0.0.1 goes through this proxy, and nothing listens on port 9 (discard).
+const DEAD_PROXY = 'http://127.0.0.1:9';
+
+let registry: LocalRegistry | undefined;
+let unavailable: string | undefined;
+const tarballs: string[] = [];
+
+beforeAll(async () => {
+  for (const dir of PACKAGES) {
+    for (const file of ['dist/index.js', 'package.json']) {
+      if (!existsSync(join(REPO_ROOT, dir, file))) throw new Error(`${dir}/${file} is missing: run \`pnpm run build\` first`);
+    }
+  }
+  const packs = mkdtempSync(join(tmpdir(), 'lem-packs-'));
+  for (const dir of PACKAGES) tarballs.push(packWorkspacePackage(join(REPO_ROOT, dir), packs));
+
+  try {
+    registry = await startRegistry();
+    // The uplink answers (and warms the cache) before anything is installed through it.
+    const zod = await fetch(`${registry.url}zod`, {signal: AbortSignal.timeout(30_000)});
+    if (!zod.ok) throw new Error(`the registry's uplink to npmjs did not serve zod (HTTP ${zod.status}):\n${registry.log()}`);
+  } catch (error) {
+    await registry?.stop();
+    registry = undefined;
+    const reason = `no local npm registry: ${(error as Error).message.split('\n')[0]}`;
+    if (process.env.CI === 'true') throw new Error(`CI=true: ${reason}`, {cause: error});
+    unavailable = reason;
+    return;
+  }
+  const npmHome = mkdtempSync(join(tmpdir(), 'lem-npm-publish-'));
+  for (const tarball of tarballs) publishTarball(tarball, registry, npmHome);
+});
+
+afterAll(async () => {
+  await registry?.stop();
+});
+
+/** A home whose npm and oclif folders are all temporary; npm may reach 127.0.0.1 only. */
+function npmEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  // Unset whatever npm settings the test runner (pnpm, npm) passed down, so only ours apply.
+  const inherited = Object.fromEntries(Object.keys(process.env).filter((k) => /^npm_config_/i.test(k)).map((k) => [k, undefined]));
+  return {
+    ...inherited,
+    HOME: home,
+    npm_config_cache: join(home, 'npm-cache'),
+    npm_config_update_notifier: 'false',
+    npm_config_proxy: DEAD_PROXY,
+    npm_config_https_proxy: DEAD_PROXY,
+    npm_config_noproxy: '127.0.0.1',
+    HTTP_PROXY: undefined,
+    HTTPS_PROXY: undefined,
+    http_proxy: undefined,
+    https_proxy: undefined,
+    ...extra,
+  };
+}
+
+const json = <T>(run: LemRun): T => {
+  expect(run.status, run.stderr + run.stdout).toBe(0);
+  return JSON.parse(run.stdout) as T;
+};
+const backendIds = (home: string, env: NodeJS.ProcessEnv) => json<{backends: Array<{id: string; plugin: string; version: string}>; problems: unknown[]}>(lem(['backends', '--json'], {home, env}));
+
+/** Installs the plugin, prints how long it took, and checks where every package came from. */
+function install(home: string, env: NodeJS.ProcessEnv): void {
+  const t0 = performance.now();
+  const run = lem(['plugins', 'install', PLUGIN], {home, env});
+  const installMs = Math.round(performance.now() - t0);
+  console.log(`lem plugins install ${PLUGIN}: ${installMs} ms`);
+  expect(run.status, run.stderr + run.stdout).toBe(0);
+
+  // The installed copy is the packed one, with its own plugin-kit from the registry (not a link
+  // into this workspace), and the lockfile npm wrote says every package came from the registry.
+  const data = join(home, 'data');
+  const installed = join(data, 'node_modules', PLUGIN);
+  expect(realpathSync(installed).startsWith(REPO_ROOT)).toBe(false);
+  expect(existsSync(join(data, 'node_modules', '@lem', 'plugin-kit', 'dist', 'index.js'))).toBe(true);
+  const lock = JSON.parse(readFileSync(join(data, 'package-lock.json'), 'utf8')) as {packages: Record<string, {resolved?: string}>};
+  const resolved = Object.entries(lock.packages).filter(([path]) => path !== '');
+  expect(resolved.map(([path]) => path)).toEqual(expect.arrayContaining(['node_modules/@lem/backend-tensorrt', 'node_modules/@lem/plugin-kit', 'node_modules/zod']));
+  for (const [path, entry] of resolved) expect(entry.resolved, path).toMatch(new RegExp(`^${registry!.url.replace(/[.]/g, '\\.')}`));
+}
+
+describe('lem plugins install from a local npm registry', () => {
+  it('the packed package.json files carry real versions, no workspace: ranges', () => {
+    expect(tarballs).toHaveLength(PACKAGES.length);
+    for (const tarball of tarballs) {
+      const manifest = packedManifest(tarball);
+      expect(workspaceRanges(manifest), manifest.name).toEqual([]);
+      expect(JSON.stringify(manifest)).not.toContain('workspace:');
+    }
+    expect(packedManifest(tarballs[1]!).dependencies?.['@lem/plugin-kit']).toBe(`^${packedManifest(tarballs[0]!).version}`);
+  });
+
+  it('npm, as the tests run it, reaches nothing but 127.0.0.1', () => {
+    const home = freshHome();
+    const direct = spawnSync('npm', ['view', 'zod', 'version', '--registry', 'https://registry.npmjs.org/', '--fetch-retries=0'], {
+      cwd: home,
+      encoding: 'utf8',
+      env: {...process.env, ...npmEnv(home)},
+      timeout: 30_000,
+    });
+    expect(direct.status, direct.stdout).not.toBe(0);
+    expect(direct.stderr).toMatch(/ECONNREFUSED|proxy/);
+  });
+
+  it('installs @lem/backend-tensorrt with npm_config_registry; it is listed, has a schema, resolves; uninstalling removes it', (ctx) => {
+    if (unavailable) return ctx.skip(unavailable);
+    const home = freshHome();
+    const env = npmEnv(home, {npm_config_registry: registry!.url});
+    const project = mkdtempSync(join(tmpdir(), 'lem-proj-'));
+    writeFileSync(join(project, 'trt.yaml'), 'model: meta-llama/Llama-3.2-1B-Instruct\nbackend: tensorrt\nrunner: docker\ngpus: [0]\n');
+
+    install(home, env);
+
+    const plugins = json<Array<{name: string; type: string; version: string}>>(lem(['plugins', '--json'], {home, env}));
+    expect(plugins).toEqual(expect.arrayContaining([expect.objectContaining({name: PLUGIN, type: 'user', version: '0.1.0'})]));
+
+    const listed = backendIds(home, env);
+    expect(listed.problems).toEqual([]);
+    expect(listed.backends.find((b) => b.id === 'tensorrt')).toMatchObject({plugin: PLUGIN, version: '0.1.0'});
+
+    const schema = json<{properties: Record<string, {type?: string; properties?: object}>}>(lem(['config', 'schema'], {home, env}));
+    expect(schema.properties.tensorrt?.properties).toBeTypeOf('object');
+
+    const dry = json<{dryRun: boolean; settings: Array<{key: string; value: unknown; from: string}>}>(lem(['experiment', 'trt.yaml', '--dry-run', '--json'], {home, env, cwd: project}));
+    expect(dry.dryRun).toBe(true);
+    const setting = (key: string) => dry.settings.find((s) => s.key === key);
+    expect(setting('backend')).toMatchObject({value: 'tensorrt', from: expect.stringContaining('trt.yaml')});
+    expect(setting('runner')).toMatchObject({value: 'docker', from: expect.stringContaining('trt.yaml')});
+    expect(setting('gpus')).toMatchObject({value: [0]});
+    expect(dry.settings.some((s) => s.key.startsWith('tensorrt.'))).toBe(true);
+
+    const removed = lem(['plugins', 'uninstall', PLUGIN], {home, env});
+    expect(removed.status, removed.stderr + removed.stdout).toBe(0);
+    expect(backendIds(home, env).backends.map((b) => b.id)).not.toContain('tensorrt');
+    expect(existsSync(join(home, 'data', 'node_modules', PLUGIN))).toBe(false);
+
+    // Selecting the backend now says how to get it back.
+    writeFileSync(join(project, 'bare.yaml'), 'model: meta-llama/Llama-3.2-1B-Instruct\nbackend: tensorrt\nrunner: docker\ngpus: [0]\n');
+    const missing = lem(['experiment', 'bare.yaml', '--dry-run'], {home, env, cwd: project});
+    expect(missing.status, missing.stderr + missing.stdout).toBe(2);
+    expect(missing.stderr).toContain('E_BACKEND_NOT_FOUND');
+    expect(missing.stderr).toMatch(/^Try: lem plugins install @lem\/backend-tensorrt$/m);
+    // With its section in the file, the section is what is reported, naming the same command.
+    const withSection = lem(['experiment', 'trt.yaml', '--dry-run'], {home, env, cwd: project});
+    expect(withSection.status, withSection.stderr + withSection.stdout).toBe(2);
+    expect(withSection.stderr).toContain('lem plugins install @lem/backend-tensorrt');
+  });
+
+  it('a user ~/.npmrc with registry= is enough, with no npm_config_registry in the environment', (ctx) => {
+    if (unavailable) return ctx.skip(unavailable);
+    const home = freshHome();
+    writeFileSync(join(home, '.npmrc'), `registry=${registry!.url}\n`);
+    const env = npmEnv(home);
+    install(home, env);
+    expect(backendIds(home, env).backends.map((b) => b.id)).toContain('tensorrt');
+  });
+});
