@@ -11,7 +11,12 @@
 #                                          "mounted" image: the server's code is this workspace's,
 #                                          mounted at run time at its own path. Tagged with the
 #                                          plugin's normal ref, so lem's docker runs find it.
-#   docker/build-test-images.sh [all]      both (needs `pnpm run build` first)
+#   docker/build-test-images.sh tensorrt-shim
+#                                          the llama.cpp image, then docker/test/trtllm-serve-shim on
+#                                          it, tagged with the tensorrt plugin's image reference: a
+#                                          `trtllm-serve` that records its argv and options file and
+#                                          serves the model with the embedded server
+#   docker/build-test-images.sh [all]      all three (needs `pnpm run build` first)
 #
 # Idempotent and fast when nothing changed: the base is imported only when its recipe or busybox
 # changed (the <hash> tag), and the llama.cpp build is served from the engine's build cache.
@@ -70,8 +75,17 @@ build_llamacpp() {
     --build-arg LEM_LLAMACPP_HOME="$(pwd)/plugins/backend-llamacpp"
 }
 
+build_tensorrt_shim() {
+  local version
+  version=$(node -p 'require("./plugins/backend-tensorrt/package.json").version')
+  docker build --quiet -t "lem/backend-tensorrt:$version" \
+    --build-arg BASE="lem/backend-llamacpp:$(node -p 'require("./plugins/backend-llamacpp/package.json").version')" \
+    --label lem.managed.test=tensorrt-shim docker/test/trtllm-serve-shim >/dev/null
+}
+
 case "$what" in
   base) build_base ;;
-  llamacpp | all) build_base; build_llamacpp ;;
-  *) echo "usage: $0 [base|llamacpp|all]" >&2; exit 2 ;;
+  llamacpp) build_base; build_llamacpp ;;
+  tensorrt-shim | all) build_base; build_llamacpp; build_tensorrt_shim ;;
+  *) echo "usage: $0 [base|llamacpp|tensorrt-shim|all]" >&2; exit 2 ;;
 esac

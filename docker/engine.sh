@@ -11,6 +11,13 @@
 #
 # Needs root and Debian's docker.io (dockerd + docker). Only the export line goes to stdout, so
 # `eval "$(docker/engine.sh start DIR)"` works; progress goes to stderr.
+#
+# GPUs, simulated at the lowest boundary: dockerd accepts GPU device requests (`--gpus`,
+# DeviceRequests) only when the NVIDIA container toolkit's `nvidia-container-runtime-hook` is on
+# its PATH; it then sets NVIDIA_VISIBLE_DEVICES in the container and runs the hook before start.
+# This engine gets a stand-in hook (DIR/bin) that gives the container no device and appends the
+# container's NVIDIA_VISIBLE_DEVICES to DIR/gpu-hook.log, so the device requests lem makes for a
+# GPU backend reach a real engine and can be checked.
 set -euo pipefail
 cmd=${1:-}
 dir=${2:-${LEM_DOCKER_DIR:-}}
@@ -25,9 +32,24 @@ pidfile="$dir/dockerd.pid"
 answers() { docker -H "$host" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
 running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
 
+# The stand-in for the NVIDIA hook (see the header). It reads the OCI state on stdin for the
+# container's bundle, and logs the NVIDIA_VISIBLE_DEVICES of the bundle's config.json.
+write_gpu_hook() {
+  mkdir -p "$dir/bin"
+  cat >"$dir/bin/nvidia-container-runtime-hook" <<HOOK
+#!/bin/sh
+bundle=\$(sed -n 's/.*"bundle":"\([^"]*\)".*/\1/p')
+devices=\$(grep -o 'NVIDIA_VISIBLE_DEVICES=[^"]*' "\$bundle/config.json" 2>/dev/null | head -n 1)
+echo "\$1 \${devices:-NVIDIA_VISIBLE_DEVICES=}" >>"$dir/gpu-hook.log"
+exit 0
+HOOK
+  chmod 755 "$dir/bin/nvidia-container-runtime-hook"
+}
+
 # Starts dockerd with storage driver $1 and waits up to 15 s for it to answer; 1 if it died or did not.
 start_with() {
-  dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$pidfile" -H "$host" \
+  write_gpu_hook
+  PATH="$dir/bin:$PATH" dockerd --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$pidfile" -H "$host" \
     --storage-driver "$1" --bridge=none --iptables=false --ip6tables=false \
     >>"$dir/dockerd.log" 2>&1 </dev/null &
   local pid=$!
@@ -51,7 +73,7 @@ stop_engine() {
   # Mounts the engine left (overlay layers, container roots), deepest first, then its files only:
   # DIR itself may be a folder the caller owns.
   { grep -F " $dir/" /proc/self/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  rm -rf "$dir/data" "$dir/exec" "$dir/docker.sock" "$pidfile" "$dir/dockerd.log"
+  rm -rf "$dir/data" "$dir/exec" "$dir/docker.sock" "$pidfile" "$dir/dockerd.log" "$dir/bin" "$dir/gpu-hook.log"
   [ "${1:-}" = keep-log ] || rm -f "$dir/dockerd-overlay2.log"
   rmdir "$dir" 2>/dev/null || true
 }

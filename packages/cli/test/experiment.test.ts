@@ -19,6 +19,7 @@ let model: string;
 
 interface Result {
   status: string;
+  engineMetrics: {path: string; samples: number; running: {mean: number; max: number} | null} | null;
   failure: {category: string; code: string; serverOutput: string[]} | null;
   metrics: {
     window: {durationS: number};

@@ -10,6 +10,8 @@ export interface BackendRow {
   gpu: string;
   local: boolean;
   image: string | null;
+  /** The OpenAI APIs its server offers (`workload.api`). */
+  apis: string[];
 }
 
 export interface BackendsResult {
@@ -34,10 +36,11 @@ export default class Backends extends LemCommand<typeof Backends> {
         gpu: c.gpu,
         local: c.local,
         image: c.image?.ref ?? null,
+        apis: c.apis ?? ['completions', 'chat'],
       }))
       .sort((a, b) => a.id.localeCompare(b.id));
     // Built into core: measures an endpoint that is already running (base_url); nothing is started.
-    backends.push({id: 'openai', displayName: 'OpenAI-compatible endpoint (base_url)', plugin: '@lem/core', version: CORE_VERSION, gpu: 'none', local: false, image: null});
+    backends.push({id: 'openai', displayName: 'OpenAI-compatible endpoint (base_url)', plugin: '@lem/core', version: CORE_VERSION, gpu: 'none', local: false, image: null, apis: ['completions', 'chat']});
     backends.sort((a, b) => a.id.localeCompare(b.id));
     const notifiers = [...registry.notifiers.values()]
       .map(({contribution: c, plugin}) => ({id: c.id, displayName: c.displayName, plugin: plugin.name, version: plugin.version}))
@@ -45,8 +48,8 @@ export default class Backends extends LemCommand<typeof Backends> {
     {
       this.say(
         table(
-          ['ID', 'NAME', 'PLUGIN', 'GPU', 'RUNS', 'IMAGE'],
-          backends.map((b) => [b.id, b.displayName, `${b.plugin}@${b.version}`, b.gpu, b.id === 'openai' ? 'endpoint' : [b.local ? 'local' : '', b.image ? 'docker' : ''].filter(Boolean).join(', ') || '-', b.image ?? '-']),
+          ['ID', 'NAME', 'PLUGIN', 'GPU', 'RUNS', 'APIS', 'IMAGE'],
+          backends.map((b) => [b.id, b.displayName, `${b.plugin}@${b.version}`, b.gpu, b.id === 'openai' ? 'endpoint' : [b.local ? 'local' : '', b.image ? 'docker' : ''].filter(Boolean).join(', ') || '-', b.apis.join(', '), b.image ?? '-']),
         ),
       );
     }
