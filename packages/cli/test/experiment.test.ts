@@ -226,6 +226,9 @@ describe('lem experiment on the embedded llama.cpp server', () => {
     expect(run.stdout).toMatch(/^workload\.max_output_tokens\s+7\s+--set workload\.max_output_tokens$/m);
     expect(run.stdout).toMatch(/^measure\.sample_interval_ms\s+50\s+/m);
     expect(run.stdout).toMatch(/^dataset\.kind\s+builtin\s+default$/m);
+    // The server it would start: the backend's own command line for these settings, placeholders for what a launch decides.
+    expect(run.stdout).toMatch(/^server: llamacpp on the local runner$/m);
+    expect(run.stdout).toMatch(/^command: \S+ \S+main\.js --model \S+tiny\.gguf --host 127\.0\.0\.1 --port <port> --threads 1 --parallel \d+ --gpu-layers /m);
     expect(run.stdout).toContain('nothing was started');
     expect(existsSync(join(dir, 'results', 'dry'))).toBe(false);
   });

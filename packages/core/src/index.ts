@@ -19,6 +19,7 @@ export * from './datasets/index.js';
 export * from './experiment/metrics.js';
 export * from './experiment/environment.js';
 export {runExperiment, MAX_FAILED_FRACTION, type ExperimentEvent, type RunExperimentOptions, type ExperimentOutcome} from './experiment/run.js';
+export {plannedServer, type PlannedServer} from './experiment/planned-server.js';
 export * from './results/result.js';
 export {readRunFiles, RequestLog, RUN_FILES, writeResultFile, type RunFiles} from './results/run-files.js';
 export {listResults, findResult, type ResultEntry} from './results/catalog.js';

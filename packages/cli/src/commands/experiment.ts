@@ -4,14 +4,16 @@ import {
   formatSource,
   refuseStrategyWithoutDocker,
   loadYamlFile,
+  plannedServer,
   resolveExperiment,
   runExperiment,
   type ExperimentEvent,
   type ExperimentResult,
+  type PlannedServer,
   type Setting,
 } from '@lem/core';
 import {LemCommand} from '../base-command.js';
-import {formatValue, table, dim} from '../render.js';
+import {formatValue, renderPlannedServer, table, dim} from '../render.js';
 import {PhaseDisplay} from '../phase-display.js';
 import {interruptible} from '../signals.js';
 import {cliSettings} from '../cli-settings.js';
@@ -23,6 +25,8 @@ export interface ExperimentCommandResult {
   status?: 'completed' | 'failed';
   runDir?: string;
   settings: Array<Setting & {from: string}>;
+  /** The server a dry run would start (null for an endpoint). */
+  server?: PlannedServer | null;
   result?: ExperimentResult;
 }
 
@@ -62,8 +66,10 @@ export default class Experiment extends LemCommand<typeof Experiment> {
     if (this.flags['dry-run']) {
       this.say(dim(`project root: ${project.root}`));
       this.say(table(['SETTING', 'VALUE', 'SOURCE'], settings.map((s) => [s.key, formatValue(s.value), s.from])));
+      const server = plannedServer(resolved, dirname(resolve(this.args.file)));
+      if (server) this.say(`\n${renderPlannedServer(server)}`);
       this.say(dim('\ndry run: nothing was started'));
-      return {dryRun: true, settings};
+      return {dryRun: true, settings, server};
     }
 
     const resultsDir = isAbsolute(resolved.settings.results_dir) ? resolved.settings.results_dir : join(project.root, resolved.settings.results_dir);

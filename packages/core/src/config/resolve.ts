@@ -302,7 +302,8 @@ async function standardIssues(schema: StandardSchemaV1, value: unknown): Promise
 /** An error detail with the Try lines that fix it, when it has its own. */
 export type Found = ErrorDetail & {try?: string[]};
 
-function shellWord(word: string): string {
+/** A word as a POSIX shell reads it back: bare when safe, else single-quoted. */
+export function shellWord(word: string): string {
   return /^[\w.,=:/@+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
@@ -619,7 +620,7 @@ export async function resolveProject(input: ResolveInput): Promise<ResolvedProje
     const section = mergeLayers(layers, (d) => (isPlainObject(d[id]) ? {[id]: d[id]} : {}))[id];
     if (section === undefined) continue;
     const {value, issues} = await standardIssues(backend.contribution.configSchema, section);
-    throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} settings`, ['fix the values shown']);
+    throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} section`, ['fix the values shown']);
     backendSections[id] = value;
     sources.push(...settingsFrom(value as Record<string, unknown>, layers, redactor, [id]));
   }
@@ -790,8 +791,8 @@ export async function resolveLayers(input: {
   const id = backend.contribution.id;
   const section = mergeLayers(layers, (d) => (isPlainObject(d[id]) ? {[id]: d[id]} : {}))[id] ?? {};
   const {value: backendConfig, issues} = await standardIssues(backend.contribution.configSchema, section);
-  throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} settings`, ['fix the values shown']);
-  throwIfAny(backendRuleIssues(backend, backendConfig, settings, layers), `the ${id} settings`, ['fix the values shown']);
+  throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} section`, ['fix the values shown']);
+  throwIfAny(backendRuleIssues(backend, backendConfig, settings, layers), `the ${id} section`, ['fix the values shown']);
   if (isPlainObject(backendConfig)) sources.push(...settingsFrom(backendConfig, layers, redactor, [id]));
   return {settings, backend, backendConfig, sources, redactor};
 }
