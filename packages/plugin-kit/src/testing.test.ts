@@ -51,6 +51,15 @@ describe('CLI reference snapshots', () => {
     expect(flags.get('--disable_chunked_prefill')).toEqual({kind: 'switch'});
   });
 
+  it('gives every spelling of a click option the value its help shows once, after the last spelling', () => {
+    const flags = parseHelpText('Options:\n  --tensor_parallel_size, --tp_size INTEGER\n                                  Tensor parallelism size.\n  --config, --extra_llm_api_options TEXT\n                                  Path to a YAML file.\n  -h, --help  Show this message and exit.\n');
+    expect(flags.get('--tensor_parallel_size')).toEqual({kind: 'value', type: 'int'});
+    expect(flags.get('--tp_size')).toEqual({kind: 'value', type: 'int'});
+    expect(flags.get('--config')).toEqual({kind: 'value', type: 'string'});
+    expect(flags.get('--extra_llm_api_options')).toEqual({kind: 'value', type: 'string'});
+    expect(flags.get('-h')).toEqual({kind: 'switch'});
+  });
+
   it('finds unknown flags, missing values, switches with values and values of the wrong kind', () => {
     const flags = parseHelpText(ARGPARSE + CLICK);
     expect(checkArgs(['--dtype', 'half', '-tp', '2', '--enforce-eager', '--gpu-memory-utilization=0.85'], flags)).toEqual([]);

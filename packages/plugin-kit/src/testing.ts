@@ -94,7 +94,10 @@ export function parseHelpText(body: string): Map<string, FlagSpec> {
     const spellings = m[1]!.split(/,\s+|\s+\/\s+/);
     const parsed = spellings.map((s) => SPELLING.exec(s.trim()));
     if (parsed.some((p) => p === null)) continue;
-    for (const p of parsed) flags.set(p![1]!, specOf(p![2], help));
+    // Click shows the value once, after the last spelling (`--tensor_parallel_size, --tp_size
+    // INTEGER`); argparse repeats it after each. A value shown on the last spelling only is all of theirs.
+    const shared = parsed.at(-1)![2] !== undefined && parsed.slice(0, -1).every((p) => p![2] === undefined) ? parsed.at(-1)![2] : undefined;
+    for (const p of parsed) flags.set(p![1]!, specOf(p![2] ?? shared, help));
   }
   return flags;
 }
