@@ -20,7 +20,7 @@ const llama = defineBackend({
   jsonSchema: z.toJSONSchema(llamaSchema),
   gpu: 'optional',
   local: true,
-  server: () => ({argv: ['x'], env: {}, port: 1, readiness: {healthPath: '/health', timeoutS: 1}}),
+  server: () => ({argv: ['x'], env: {}, port: 1, readiness: {healthPath: '/health', timeoutS: 1}, tokenizePath: '/tokenize'}),
 });
 
 /** A Standard Schema written by hand, as a plugin without zod would: proves core needs no zod instance. */
@@ -186,6 +186,17 @@ describe('errors name file:line:col and the key path', () => {
     expect(e.try).toEqual(['workload.api: chat', 'workload.fixed_output_length: false   # outputs may end early; lem reports the tokens each produced', 'gpus: [0, 1]', 'fix the values shown']);
     const broken = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nbackend: throwing\n')}));
     expect(broken.details?.[0]?.message).toBe("the plugin's check failed: boom");
+  });
+
+  it('refuses dataset.max_input_tokens at resolve time (so in a dry run) for a backend whose server has no tokenizer', async () => {
+    const text = 'model: m\nbackend: gpueng\ngpus: [0]\nworkload:\n  api: chat\n  fixed_output_length: false\ndataset:\n  kind: builtin\n  max_input_tokens: 64\n';
+    const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', text)}));
+    expect(e.code).toBe('E_CONFIG_INVALID');
+    expect(e.details?.map((d) => [d.path, d.message, d.location?.line])).toEqual([['dataset.max_input_tokens', "dataset.max_input_tokens needs the server's tokenizer, and GPU engine exposes none", 9]]);
+    expect(e.try).toEqual(['remove dataset.max_input_tokens (prompts are sent whole)']);
+    // llama.cpp's server has one.
+    const llamaOk = await resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\ndataset:\n  kind: builtin\n  max_input_tokens: 64\n')});
+    expect(llamaOk.settings.dataset).toMatchObject({max_input_tokens: 64});
   });
 
   it('points an unknown top-level key at plugins when it may be an uninstalled backend', async () => {

@@ -816,6 +816,7 @@ function backendRuleIssues(backend: RegisteredBackend, backendConfig: unknown, s
       try: ['workload.fixed_output_length: false   # outputs may end early; lem reports the tokens each produced'],
     });
   }
+  found.push(...tokenizerIssues(backend, backendConfig, settings, layers));
   if (!c.check) return found;
   let issues: ConfigIssue[];
   try {
@@ -825,6 +826,26 @@ function backendRuleIssues(backend: RegisteredBackend, backendConfig: unknown, s
   }
   for (const issue of issues) found.push({...toDetail({path: issue.path, message: issue.message}, layers, [c.id]), ...(issue.try ? {try: [issue.try]} : {})});
   return found;
+}
+
+/**
+ * `dataset.max_input_tokens` cuts prompts with the server's own tokenizer, which a backend offers
+ * as `tokenizePath`; its pure `server()` says so with a provisional context. A `server()` that
+ * throws here is left to preflight, which asks again with the real one.
+ */
+function tokenizerIssues(backend: RegisteredBackend, backendConfig: unknown, settings: ExperimentSettings, layers: ConfigLayer[]): Found[] {
+  if (!('max_input_tokens' in settings.dataset) || settings.dataset.max_input_tokens === undefined) return [];
+  const c = backend.contribution;
+  let tokenizePath: string | undefined;
+  try {
+    const gpus = settings.gpus.map((_, i) => `<gpu ${i}>`);
+    tokenizePath = c.server(backendConfig, {model: settings.model, port: 0, gpus, workdir: '/', threads: 1, runner: settings.runner === 'docker' ? 'docker' : 'local'}).tokenizePath;
+  } catch {
+    return [];
+  }
+  if (tokenizePath !== undefined) return [];
+  const message = `dataset.max_input_tokens needs the server's tokenizer, and ${c.displayName} exposes none`;
+  return [{...toDetail({path: ['dataset', 'max_input_tokens'], message}, layers), try: ['remove dataset.max_input_tokens (prompts are sent whole)']}];
 }
 
 export type {ExperimentSettings, ProjectSettings};
