@@ -130,7 +130,7 @@ describe('lem plugins install from a local npm registry', () => {
     const home = freshHome();
     const env = npmEnv(home, {npm_config_registry: registry!.url});
     const project = mkdtempSync(join(tmpdir(), 'lem-proj-'));
-    writeFileSync(join(project, 'trt.yaml'), 'model: meta-llama/Llama-3.2-1B-Instruct\nbackend: tensorrt\nrunner: docker\ngpus: [0]\n');
+    writeFileSync(join(project, 'trt.yaml'), 'model: meta-llama/Llama-3.2-1B-Instruct\nbackend: tensorrt\nrunner: docker\ngpus: [0]\ntensorrt:\n  max_batch_size: 64\n');
 
     install(home, env);
 
@@ -144,13 +144,17 @@ describe('lem plugins install from a local npm registry', () => {
     const schema = json<{properties: Record<string, {type?: string; properties?: object}>}>(lem(['config', 'schema'], {home, env}));
     expect(schema.properties.tensorrt?.properties).toBeTypeOf('object');
 
-    const dry = json<{dryRun: boolean; settings: Array<{key: string; value: unknown; from: string}>}>(lem(['experiment', 'trt.yaml', '--dry-run', '--json'], {home, env, cwd: project}));
+    const dry = json<{dryRun: boolean; settings: Array<{key: string; value: unknown; from: string}>; server?: {argv: string[]; files?: Array<{path: string}>}}>(lem(['experiment', 'trt.yaml', '--dry-run', '--json'], {home, env, cwd: project}));
     expect(dry.dryRun).toBe(true);
     const setting = (key: string) => dry.settings.find((s) => s.key === key);
     expect(setting('backend')).toMatchObject({value: 'tensorrt', from: expect.stringContaining('trt.yaml')});
     expect(setting('runner')).toMatchObject({value: 'docker', from: expect.stringContaining('trt.yaml')});
     expect(setting('gpus')).toMatchObject({value: [0]});
-    expect(dry.settings.some((s) => s.key.startsWith('tensorrt.'))).toBe(true);
+    expect(setting('tensorrt.max_batch_size')).toMatchObject({value: 64, from: expect.stringContaining('trt.yaml')});
+    // The dry run shows the server it would start: the installed plugin's command line and options file.
+    expect(dry.server?.argv.slice(0, 2)).toEqual(['trtllm-serve', 'serve']);
+    expect(dry.server?.argv).toEqual(expect.arrayContaining(['--max_batch_size', '64', '--config']));
+    expect(dry.server?.files?.map((f) => f.path)).toEqual([expect.stringMatching(/trtllm-options\.yaml$/)]);
 
     const removed = lem(['plugins', 'uninstall', PLUGIN], {home, env});
     expect(removed.status, removed.stderr + removed.stdout).toBe(0);
