@@ -299,3 +299,5 @@ export function defineRegisterHook(register: (options: RegisterOptions) => Contr
 }
 
 export * from './errors.js';
+export * from './models.js';
+export * from './reported.js';

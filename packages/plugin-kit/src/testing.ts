@@ -150,3 +150,19 @@ export function checkArgs(args: readonly string[], flags: Map<string, FlagSpec>)
   }
   return problems;
 }
+
+/** A section's validator, as a plugin's tests use it: `validate` gives the issues, `config` the value (defaults applied) or throws. */
+export function sectionParser<Config>(schema: {'~standard': {validate(value: unknown): unknown}}): {
+  validate(section: unknown): Promise<{value: Config} | {issues: ReadonlyArray<{message: string; path?: ReadonlyArray<PropertyKey | {key: PropertyKey}>}>}>;
+  config(section: unknown): Promise<Config>;
+} {
+  const validate = async (section: unknown) => (await schema['~standard'].validate(section)) as {value: Config} | {issues: ReadonlyArray<{message: string; path?: ReadonlyArray<PropertyKey | {key: PropertyKey}>}>};
+  return {
+    validate,
+    async config(section) {
+      const result = await validate(section);
+      if ('issues' in result) throw new Error(`invalid section: ${result.issues.map((i) => i.message).join('; ')}`);
+      return result.value;
+    },
+  };
+}

@@ -5,8 +5,7 @@
  * command line, the LLM API's others in the options file `--config` names. What TensorRT-LLM
  * derives at start-up (max_seq_len) is given only when the section sets it.
  */
-import {posix} from 'node:path';
-import type {Mount, ServerContext} from '@lem/plugin-kit';
+import {placeModel as placeHostModel, servedModelRef as servedModel, type ModelPlacement, type ServerContext} from '@lem/plugin-kit';
 import {DEFAULT_CUDA_GRAPH_MAX_BATCH_SIZE, type SpeculativeConfig, type TensorrtConfig} from './schema.js';
 
 /** Where the served model's folder is mounted, read-only, in the container. */
@@ -16,32 +15,17 @@ export const CONTAINER_DRAFT_DIR = '/draft-models';
 /** The generated options file, under the launch's workdir (mounted at the same path). */
 export const OPTIONS_FILE = 'trtllm-options.yaml';
 
-/** A model as trtllm-serve is given it, and the mount that makes it visible when it is a host path. */
-export interface ModelPlacement {
-  arg: string;
-  mount?: Mount;
-}
-
 /**
- * A hub id (`org/name`) is passed as is; an absolute host path, a checkpoint or engine folder, is
- * mounted read-only at `<dir>/<name>`. Classified by name only: this must not touch the file system.
+ * A hub id is passed as is; an absolute host path, a checkpoint or engine folder, is mounted
+ * read-only at `<dir>/<name>` (TensorRT-LLM serves no single model files). By name only.
  */
 export function placeModel(ref: string, dir: string): ModelPlacement {
-  if (!posix.isAbsolute(ref)) return {arg: ref};
-  const folder = posix.normalize(ref).replace(/(.)\/+$/, '$1');
-  const mounted = posix.join(dir, posix.basename(folder) || 'model');
-  return {arg: mounted, mount: {hostPath: folder, containerPath: mounted, readOnly: true}};
+  return placeHostModel(ref, dir);
 }
 
-/**
- * The model lem serves: lem hands it resolved in `ctx.model` (the section's `model_path` when it
- * gives one, relative paths made absolute); `model_path` is used as given only when it is a hub id
- * or an absolute path.
- */
+/** The model lem serves: the section's `model_path` when it is a hub id or absolute, else lem's resolved model. */
 export function servedModelRef(cfg: Pick<TensorrtConfig, 'model_path'>, ctx: Pick<ServerContext, 'model'>): string {
-  const override = cfg.model_path;
-  if (override === undefined || override.startsWith('.')) return ctx.model;
-  return override;
+  return servedModel(cfg.model_path, ctx);
 }
 
 /** The options file's path in the container (the workdir is mounted at its host path). */

@@ -1,5 +1,5 @@
 import {existsSync, readFileSync} from 'node:fs';
-import {API_VERSION} from '@lem/plugin-kit';
+import {API_VERSION, readReportedSettings} from '@lem/plugin-kit';
 import {parse as parseYaml} from 'yaml';
 import {describe, expect, it} from 'vitest';
 import {config, EVERY_OPTION, serverContext} from './__fixtures__/config.js';
@@ -7,17 +7,7 @@ import registerHook from './hooks/register.js';
 import {backend, DOCKERFILE_PATH, ERROR_PATTERNS, IMAGE_REF, OPTIONS_FILE, REPORTED_SETTINGS, serverSpec, TRTLLM_BASE_IMAGE, TRTLLM_VERSION} from './index.js';
 import {PLUGIN_VERSION} from './version.js';
 
-/** lem's reader of start-up values: per line, every pattern; the last match of a name wins. */
-function reported(lines: string[]): Record<string, string | number> {
-  const values: Record<string, string | number> = {};
-  for (const line of lines) {
-    for (const {name, pattern} of REPORTED_SETTINGS) {
-      const m = new RegExp(pattern).exec(line);
-      if (m?.[1] !== undefined) values[name] = /^-?\d+(\.\d+)?$/.test(m[1]) ? Number(m[1]) : m[1];
-    }
-  }
-  return values;
-}
+const reported = (lines: string[]) => readReportedSettings(REPORTED_SETTINGS, lines);
 
 // Start-up lines as TensorRT-LLM prints them (the format strings cited in index.ts, filled in).
 const STARTUP_LOG = [

@@ -4,8 +4,7 @@
  * change the measurement); the values vLLM sizes at start-up from the GPU or the model are passed
  * only when the section sets them, and lem reads the chosen ones from the log (index.ts).
  */
-import {posix} from 'node:path';
-import type {Mount, ServerContext} from '@lem/plugin-kit';
+import {placeModel as placeHostModel, servedModelRef as servedModel, type ModelPlacement, type ServerContext} from '@lem/plugin-kit';
 import type {SpeculativeConfig, VllmConfig} from './schema.js';
 
 /** Where the served model's folder is mounted, read-only, in the container. */
@@ -13,35 +12,17 @@ export const CONTAINER_MODEL_DIR = '/models';
 /** Where a speculative draft model's folder is mounted (apart, so two models with one name do not collide). */
 export const CONTAINER_DRAFT_DIR = '/draft-models';
 
-/** A model as `vllm serve` is given it, and the mount that makes it visible when it is a host path. */
-export interface ModelPlacement {
-  arg: string;
-  mount?: Mount;
-}
-
 /**
- * A hub id (`org/name`) is passed as is; an absolute host path is mounted read-only at
- * `<dir>/<name>`: a folder itself, a single file (vLLM serves only GGUF models as one file) its
- * folder. The path is classified by name: this must not touch the file system.
+ * A hub id is passed as is; an absolute host path is mounted read-only at `<dir>/<name>`: a folder
+ * itself, a single file its folder (vLLM serves only GGUF models as one file). By name only.
  */
 export function placeModel(ref: string, dir: string): ModelPlacement {
-  if (!posix.isAbsolute(ref)) return {arg: ref};
-  const path = posix.normalize(ref).replace(/(.)\/+$/, '$1');
-  const isFile = /\.gguf$/i.test(path);
-  const folder = isFile ? posix.dirname(path) : path;
-  const mounted = posix.join(dir, posix.basename(folder) || 'model');
-  return {arg: isFile ? posix.join(mounted, posix.basename(path)) : mounted, mount: {hostPath: folder, containerPath: mounted, readOnly: true}};
+  return placeHostModel(ref, dir, (path) => /\.gguf$/i.test(path));
 }
 
-/**
- * The model lem serves. lem hands it resolved in `ctx.model` (the section's `model_path` when it
- * gives one, relative paths made absolute); `model_path` is used as given only when it is a hub id
- * or an absolute path, so a relative one is never passed unresolved.
- */
+/** The model lem serves: the section's `model_path` when it is a hub id or absolute, else lem's resolved model. */
 export function servedModelRef(cfg: Pick<VllmConfig, 'model_path'>, ctx: Pick<ServerContext, 'model'>): string {
-  const override = cfg.model_path;
-  if (override === undefined || override.startsWith('.')) return ctx.model;
-  return override;
+  return servedModel(cfg.model_path, ctx);
 }
 
 /** `--speculative-config` as vLLM's SpeculativeConfig JSON (keys absent where the section leaves vLLM's default). */

@@ -5,7 +5,7 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterEach, describe, expect, it} from 'vitest';
 import {monoNs} from '../measure/types.js';
-import {ENGINE_METRICS_CSV_HEADER, parsePrometheus, readEngineFigures, reportedSettingsReader, startEngineScraper} from './engine-metrics.js';
+import {ENGINE_METRICS_CSV_HEADER, parsePrometheus, readEngineFigures, startEngineScraper} from './engine-metrics.js';
 
 const EXPOSITION = `# HELP vllm:num_requests_running Number of requests in model execution batches.
 # TYPE vllm:num_requests_running gauge
@@ -35,19 +35,6 @@ describe('the engine metrics', () => {
     expect(readEngineFigures(stats, {format: 'json', running: 'numActiveRequests', waiting: 'numQueuedRequests', kvCacheUsage: 'kvCacheStats.usedNumBlocks/kvCacheStats.maxNumBlocks'})).toEqual({running: 4, waiting: 2, kvCacheUsage: 0.25});
     expect(readEngineFigures('sglang:token_usage 40', {kvCacheUsage: 'sglang:token_usage', kvCacheUsageScale: 0.01})).toEqual({running: null, waiting: null, kvCacheUsage: 0.4});
     expect(readEngineFigures(stats, {format: 'json', running: 'missing.path', kvCacheUsage: 'numActiveRequests/zero'})).toEqual({running: null, waiting: null, kvCacheUsage: null});
-  });
-
-  it('reads the values an engine reports at start-up: the last match wins, numbers as numbers', () => {
-    const reader = reportedSettingsReader([
-      {name: 'max_num_seqs', pattern: 'Defaulting max_num_seqs to (\\d+)'},
-      {name: 'cudagraph_mode', pattern: "cudagraph_mode=CUDAGraphMode\\.(\\w+)"},
-    ]);
-    reader.push('DEBUG 12-02 arg_utils.py:1 Defaulting max_num_seqs to 256 for OPENAI_API_SERVER usage context.');
-    reader.push('INFO unrelated');
-    reader.push('DEBUG Defaulting max_num_seqs to 1024 for OPENAI_API_SERVER usage context.');
-    reader.push("INFO compilation_config: {cudagraph_mode=CUDAGraphMode.FULL_AND_PIECEWISE}");
-    expect(reader.values()).toEqual({max_num_seqs: 1024, cudagraph_mode: 'FULL_AND_PIECEWISE'});
-    expect(reportedSettingsReader(undefined).values()).toEqual({});
   });
 });
 

@@ -7,7 +7,7 @@
  */
 import {AppendOnlyFile} from '../fs-atomic.js';
 import {msSince} from '../measure/types.js';
-import type {MetricsSpec, ReportedSetting, ServerSpec} from '@lem/plugin-kit';
+import type {MetricsSpec, ServerSpec} from '@lem/plugin-kit';
 
 /** How often the endpoint is read, ms (DESIGN: every second). */
 export const ENGINE_SCRAPE_INTERVAL_MS = 1_000;
@@ -176,18 +176,3 @@ export function startEngineScraper(options: {baseUrl: string; spec: Pick<ServerS
   };
 }
 
-/** Reads the engine's start-up values from its output lines, as they arrive; the last match of each wins. */
-export function reportedSettingsReader(settings: ReportedSetting[] | undefined): {push(line: string): void; values(): Record<string, number | string>} {
-  const patterns = (settings ?? []).map((s) => ({name: s.name, re: new RegExp(s.pattern)}));
-  const values: Record<string, number | string> = {};
-  return {
-    push(line) {
-      for (const {name, re} of patterns) {
-        const m = re.exec(line);
-        if (m?.[1] === undefined) continue;
-        values[name] = /^-?\d+(\.\d+)?$/.test(m[1]) ? Number(m[1]) : m[1];
-      }
-    },
-    values: () => ({...values}),
-  };
-}

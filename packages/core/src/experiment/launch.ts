@@ -6,7 +6,7 @@
  */
 import {rmSync, mkdirSync} from 'node:fs';
 import {join} from 'node:path';
-import type {ServerSpec} from '@lem/plugin-kit';
+import {reportedSettingsReader, type ServerSpec} from '@lem/plugin-kit';
 import {isCodedError, runError, type RunError} from '../errors.js';
 import {probeEngineVersion, type EngineVersion} from '../provenance/index.js';
 import {classifyFailure, findFreePort, localRunner} from '../runner/index.js';
@@ -14,7 +14,6 @@ import type {ContainerInfo, LaunchedServer, Runner, ServerExit} from '../runner/
 import {launchBackend, workRootOf} from '../runner/session.js';
 import {phase, type Run} from './context.js';
 import {wait} from './idle.js';
-import {reportedSettingsReader} from './engine-metrics.js';
 import type {Devices} from './devices.js';
 import type {RunPlan} from './preflight.js';
 

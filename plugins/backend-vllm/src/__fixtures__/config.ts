@@ -1,5 +1,5 @@
 import {readFileSync} from 'node:fs';
-import {parseCliReference} from '@lem/plugin-kit/testing';
+import {parseCliReference, sectionParser} from '@lem/plugin-kit/testing';
 import type {CheckContext, ServerContext} from '@lem/plugin-kit';
 import {configSchema, type VllmConfig} from '../schema.js';
 
@@ -10,18 +10,7 @@ export const reference = parseCliReference(REFERENCE_TEXT);
 export const serverContext: ServerContext = {model: 'meta-llama/Llama-3.1-8B-Instruct', port: 18123, gpus: ['GPU-aaaa'], workdir: '/tmp/lem/w1', threads: 4, runner: 'docker'};
 export const checkContext: CheckContext = {gpus: 1, runner: 'docker', workload: {api: 'completions', concurrency: 8, fixedOutputLength: true}, model: 'meta-llama/Llama-3.1-8B-Instruct'};
 
-export type ValidateResult = {value: VllmConfig} | {issues: ReadonlyArray<{message: string; path?: ReadonlyArray<PropertyKey | {key: PropertyKey}>}>};
-
-export async function validate(section: unknown): Promise<ValidateResult> {
-  return (await configSchema['~standard'].validate(section)) as ValidateResult;
-}
-
-/** The validated section, defaults applied; throws on an invalid one. */
-export async function config(section: unknown): Promise<VllmConfig> {
-  const result = await validate(section);
-  if ('issues' in result) throw new Error(`invalid section: ${result.issues.map((i) => i.message).join('; ')}`);
-  return result.value;
-}
+export const {validate, config} = sectionParser<VllmConfig>(configSchema);
 
 /** A section that sets every key (a draft model on the host, so it is mounted too). */
 export const EVERY_OPTION = {

@@ -1,0 +1,40 @@
+import {describe, expect, it} from 'vitest';
+import {placeModel, readReportedSettings, servedModelRef} from './index.js';
+
+describe('placeModel', () => {
+  it('passes a hub id as is', () => {
+    expect(placeModel('meta-llama/Llama-3.1-8B-Instruct', '/models')).toEqual({arg: 'meta-llama/Llama-3.1-8B-Instruct'});
+  });
+
+  it('mounts a host folder read-only under the container folder, by its name', () => {
+    expect(placeModel('/data/ckpt/llama-fp8/', '/models')).toEqual({arg: '/models/llama-fp8', mount: {hostPath: '/data/ckpt/llama-fp8', containerPath: '/models/llama-fp8', readOnly: true}});
+  });
+
+  it('mounts a single file through its folder when the engine reads single files', () => {
+    const gguf = (p: string) => p.endsWith('.gguf');
+    expect(placeModel('/data/q/model.Q4.gguf', '/models', gguf)).toEqual({arg: '/models/q/model.Q4.gguf', mount: {hostPath: '/data/q', containerPath: '/models/q', readOnly: true}});
+    expect(placeModel('/data/q/model.Q4.gguf', '/models').arg).toBe('/models/model.Q4.gguf');
+  });
+});
+
+describe('servedModelRef', () => {
+  it("takes the section's model_path when it is a hub id or absolute, else lem's resolved model", () => {
+    expect(servedModelRef(undefined, {model: '/abs/m'})).toBe('/abs/m');
+    expect(servedModelRef('org/name', {model: '/abs/m'})).toBe('org/name');
+    expect(servedModelRef('/abs/other', {model: '/abs/m'})).toBe('/abs/other');
+    expect(servedModelRef('./rel', {model: '/abs/rel'})).toBe('/abs/rel');
+  });
+});
+
+describe('readReportedSettings', () => {
+  it('reads the first group of every match, numbers as numbers, the last match of a name winning', () => {
+    const settings = [
+      {name: 'seqs', pattern: String.raw`max_num_seqs=(\d+)`},
+      {name: 'seqs', pattern: String.raw`Defaulting max_num_seqs to (\d+)`},
+      {name: 'mode', pattern: String.raw`mode=([A-Z_]+)`},
+      {name: 'gib', pattern: String.raw`([\d.]+) GiB`},
+    ];
+    expect(readReportedSettings(settings, ['max_num_seqs=256', 'Defaulting max_num_seqs to 1024 mode=FULL', 'KV 10.5 GiB', 'unrelated'])).toEqual({seqs: 1024, mode: 'FULL', gib: 10.5});
+    expect(readReportedSettings(undefined, ['x'])).toEqual({});
+  });
+});
