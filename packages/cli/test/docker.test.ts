@@ -10,24 +10,12 @@ import {execFileSync, spawn} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {docker, engineMissing, REPO} from './__fixtures__/docker-cli.js';
 import {freshHome, lem, LEM_BIN} from './helpers.js';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 const IMAGE = 'lem/backend-llamacpp:0.1.0';
-const docker = (...args: string[]) => execFileSync('docker', args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim();
 
-function engineMissing(): string | null {
-  try {
-    docker('info', '--format', '{{.ServerVersion}}');
-    return null;
-  } catch (error) {
-    const missing = `no Docker engine at ${process.env.DOCKER_HOST ?? 'the default socket'}: ${(error as Error).message.split('\n')[0]}`;
-    if (process.env.CI === 'true') throw new Error(`CI: ${missing}`);
-    return missing;
-  }
-}
 const missing = engineMissing();
 
 let home: string;

@@ -12,29 +12,17 @@ import {execFileSync, spawn} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {dirname, join} from 'node:path';
-import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import type {BackendContribution} from '@lem/plugin-kit';
 import {compileFakeNvml, type FakeNvml} from '../../core/src/meters/__fixtures__/fake-nvml.js';
+import {docker, engineMissing, REPO} from './__fixtures__/docker-cli.js';
 import {freshHome, lem} from './helpers.js';
 
-const REPO = fileURLToPath(new URL('../../../', import.meta.url)).replace(/\/$/, '');
 const version = (plugin: string) => (JSON.parse(readFileSync(join(REPO, 'plugins', plugin, 'package.json'), 'utf8')) as {version: string}).version;
 const LLAMA_IMAGE = `lem/backend-llamacpp:${version('backend-llamacpp')}`;
 const TRT_IMAGE = `lem/backend-tensorrt:${version('backend-tensorrt')}`;
 const GPU = 'GPU-7a7a7a7a-1111-2222-3333-444444444444';
-const docker = (...args: string[]) => execFileSync('docker', args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim();
 
-function engineMissing(): string | null {
-  try {
-    docker('info', '--format', '{{.ServerVersion}}');
-    return null;
-  } catch (error) {
-    const missing = `no Docker engine at ${process.env.DOCKER_HOST ?? 'the default socket'}: ${(error as Error).message.split('\n')[0]}`;
-    if (process.env.CI === 'true') throw new Error(`CI: ${missing}`);
-    return missing;
-  }
-}
 const missing = engineMissing();
 
 interface Result {

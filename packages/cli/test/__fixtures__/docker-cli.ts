@@ -1,0 +1,25 @@
+/**
+ * The real Docker engine, as the CLI's container tests reach it: the `docker` client on the
+ * engine of DOCKER_HOST (docker/engine.sh starts one), and whether it answers. Under CI=true an
+ * engine that does not answer fails the file; elsewhere the file is skipped with the reason.
+ */
+import {execFileSync} from 'node:child_process';
+import {fileURLToPath} from 'node:url';
+
+/** This checkout's root. */
+export const REPO = fileURLToPath(new URL('../../../../', import.meta.url)).replace(/\/$/, '');
+
+/** Runs the docker client and gives its trimmed output; throws on a non-zero exit. */
+export const docker = (...args: string[]): string => execFileSync('docker', args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim();
+
+/** Null when the engine answers, else why not (thrown under CI=true). */
+export function engineMissing(): string | null {
+  try {
+    docker('info', '--format', '{{.ServerVersion}}');
+    return null;
+  } catch (error) {
+    const missing = `no Docker engine at ${process.env.DOCKER_HOST ?? 'the default socket'}: ${(error as Error).message.split('\n')[0]}`;
+    if (process.env.CI === 'true') throw new Error(`CI: ${missing}`);
+    return missing;
+  }
+}
