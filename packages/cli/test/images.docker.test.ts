@@ -61,8 +61,16 @@ describe.skipIf(Boolean(missing))(`lem images, real engine${missing ? ` (skipped
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/Step 1\/\d+ : ARG BASE=node:20-bookworm-slim/);
     expect(run.stdout).toContain(`Built ${REF} (sha256:`);
-    const json = JSON.parse(lem(['images', 'build', ...MOUNTED, '--json']).stdout) as {built: Array<{backend: string; ref: string; bases: string[]}>};
-    expect(json.built).toEqual([expect.objectContaining({backend: 'llamacpp', ref: REF, bases: ['lem-test/base:latest']})]);
+    const json = JSON.parse(lem(['images', 'build', 'llamacpp', ...MOUNTED, '--json']).stdout) as {built: Array<{backend: string; ref: string; bases: string[]}>};
+    expect(json.built).toEqual([expect.objectContaining({backend: 'llamacpp', ref: REF, bases: ['lem-test/base:latest'], baseImages: [{ref: 'lem-test/base:latest', id: expect.stringMatching(/^sha256:/), digest: null}]})]);
+  });
+
+  it("images build of a GPU engine fails fast here: its official base cannot be pulled, and it says how to load one", () => {
+    const run = lem(['images', 'build', 'vllm']);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('E_IMAGE_BASE_UNAVAILABLE');
+    expect(run.stderr).toContain('the base image vllm/vllm-openai:v0.22.1 is not here');
+    expect(run.stderr).toMatch(/^Try: lem images build vllm --build-arg BASE=<a local image>/m);
   });
 
   it('images list: present, built from this plugin version, mounted, not stale', () => {
@@ -70,7 +78,13 @@ describe.skipIf(Boolean(missing))(`lem images, real engine${missing ? ` (skipped
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(new RegExp(`llamacpp\\s+${REF.replace(/[.:/]/g, '\\$&')}\\s+yes\\s+[\\d.]+ MB\\s+plugin ${backend.image!.buildArgs!.LEM_PLUGIN_VERSION}\\s+mounted\\s+no`));
     const json = JSON.parse(lem(['images', 'list', '--json']).stdout) as {images: Array<Record<string, unknown>>};
-    expect(json.images).toEqual([expect.objectContaining({backend: 'llamacpp', ref: REF, present: true, stale: false, source: 'mounted'})]);
+    expect(json.images.find((i) => i.backend === 'llamacpp')).toEqual(expect.objectContaining({backend: 'llamacpp', ref: REF, present: true, stale: false, source: 'mounted'}));
+    // The bundled GPU engines are listed too, each under its plugin's image reference.
+    expect(json.images.filter((i) => i.backend !== 'llamacpp').map((i) => [i.backend, i.ref])).toEqual([
+      ['pytorch', 'lem/backend-pytorch:0.1.0'],
+      ['sglang', 'lem/backend-sglang:0.1.0'],
+      ['vllm', 'lem/backend-vllm:0.1.0'],
+    ]);
   });
 
   it('a container from the image serves the tiny model with the docker-runner spec (GET /health 200)', async () => {
@@ -93,7 +107,7 @@ describe.skipIf(Boolean(missing))(`lem images, real engine${missing ? ` (skipped
   it('images build of an unknown backend: exit 2 naming the known ones', () => {
     const run = lem(['images', 'build', 'nope']);
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('Error E_BACKEND_NOT_FOUND: unknown backend: nope (backends with an image: llamacpp)');
+    expect(run.stderr).toContain('Error E_BACKEND_NOT_FOUND: unknown backend: nope (backends with an image: llamacpp, pytorch, sglang, vllm)');
   });
 
   it('images build with a base that needs an unreachable registry: E_IMAGE_BASE_UNAVAILABLE at once', async () => {

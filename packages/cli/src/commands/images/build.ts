@@ -31,7 +31,8 @@ export default class ImagesBuild extends LemCommand<typeof ImagesBuild> {
       this.say(`Building ${backend.contribution.image!.ref} (${backend.contribution.id}) on ${engine.host}`);
       const result = await buildImage(engine, backend, {buildArgs, onProgress: (line) => this.say(dim(`  ${line}`))});
       const size = result.sizeBytes === null ? '' : `, ${(result.sizeBytes / 1e6).toFixed(1)} MB`;
-      this.say(`Built ${result.ref} (${result.id.slice(0, 19)}${size}) from ${result.bases.join(', ') || 'scratch'} in ${(result.durationMs / 1000).toFixed(1)} s`);
+      const from = result.baseImages.map((b) => (b.digest ? `${b.ref} (${b.digest.slice(b.digest.indexOf('@') + 1)})` : b.ref)).join(', ') || 'scratch';
+      this.say(`Built ${result.ref} (${result.id.slice(0, 19)}${size}) from ${from} in ${(result.durationMs / 1000).toFixed(1)} s`);
       built.push(result);
     }
     return {engine: engine.host, built};

@@ -50,6 +50,8 @@ describe.skipIf(Boolean(check.missing))(`images, real engine${check.missing ? ` 
     const result = await buildImage(check.engine, llamacpp(), {buildArgs: MOUNTED, onProgress: (l) => lines.push(l)});
     const hash = readBuildContext(DOCKERFILE).hash;
     expect(result).toMatchObject({ref: REF, id: expect.stringMatching(/^sha256:/), bases: [TEST_BASE], labels: {[Labels.pluginVersion]: '0.1.0', [Labels.dockerfileHash]: hash}});
+    // The base as the engine has it: its id; no registry digest, since the test base was built here.
+    expect(result.baseImages).toEqual([{ref: TEST_BASE, id: expect.stringMatching(/^sha256:/), digest: null}]);
     expect(result.buildArgs).toMatchObject({...MOUNTED, LEM_PLUGIN_VERSION: '0.1.0'});
     // The new image's status comes back with it.
     expect(result).toMatchObject({backend: 'llamacpp', present: true, stale: false, pluginVersion: '0.1.0', dockerfileHash: dockerfileHash(llamacpp())});

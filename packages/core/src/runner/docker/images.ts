@@ -138,6 +138,8 @@ export function staleReasons(status: Pick<ImageStatus, 'pluginVersion' | 'docker
 
 interface InspectInfo {
   Id: string;
+  /** `repo@sha256:…` for each registry the image was pulled from; empty for one built or loaded here. */
+  RepoDigests?: string[] | null;
   Size?: number;
   Created?: string;
   Config?: {Labels?: Record<string, string> | null};
@@ -445,6 +447,8 @@ export interface BuildResult extends ImageStatus {
   buildArgs: Record<string, string>;
   /** The base images it was built on, as resolved. */
   bases: string[];
+  /** Each base as the engine has it after the build: its id and, when it came from a registry, its digest (the tag pinned, the digest recorded). */
+  baseImages: Array<{ref: string; id: string | null; digest: string | null}>;
   durationMs: number;
 }
 
@@ -477,7 +481,13 @@ export async function buildImage(engine: DockerEngine, backend: RegisteredBacken
   if (outcome.error) throw buildFailed(backend.contribution.id, image.ref, outcome.error, outcome.tail);
   const status = await imageStatus(engine, backend);
   if (!status.present || status.id === null) throw buildFailed(backend.contribution.id, image.ref, 'the engine reported success but has no such image', outcome.tail);
-  return {...status, id: status.id, labels, buildArgs, bases: bases.map((b) => b.ref), durationMs: Math.round(performance.now() - started)};
+  const baseImages = await Promise.all(
+    bases.map(async (b) => {
+      const info = await inspectImage(engine, b.ref);
+      return {ref: b.ref, id: info?.Id ?? null, digest: info?.RepoDigests?.[0] ?? null};
+    }),
+  );
+  return {...status, id: status.id, labels, buildArgs, bases: bases.map((b) => b.ref), baseImages, durationMs: Math.round(performance.now() - started)};
 }
 
 function buildFailed(backendId: string, ref: string, message: string, tail: string[]): CodedError {
