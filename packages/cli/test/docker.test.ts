@@ -7,11 +7,11 @@
  * the same Node and server code as the local runner.
  */
 import {execFileSync, spawn} from 'node:child_process';
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {docker, engineMissing, REPO} from './__fixtures__/docker-cli.js';
+import {docker, engineMissing, REPO, resultsOf as resultsOfRun} from './__fixtures__/docker-cli.js';
 import {freshHome, lem, LEM_BIN} from './helpers.js';
 
 const IMAGE = 'lem/backend-llamacpp:0.1.0';
@@ -40,17 +40,7 @@ interface Result {
   status: string;
   backend: {runner: string; strategy: string | null; container: {id: string; imageRef: string; imageId: string} | null; serverReused: boolean; argv: string[]};
 }
-const resultsOf = (cwd: string): Result[] => {
-  const out: Result[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, {withFileTypes: true})) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else if (e.name === 'result.json') out.push(JSON.parse(readFileSync(join(d, e.name), 'utf8')) as Result);
-    }
-  };
-  if (existsSync(join(cwd, 'results'))) walk(join(cwd, 'results'));
-  return out;
-};
+const resultsOf = (cwd: string): Result[] => resultsOfRun<Result>(cwd);
 
 function expectRefusal(run: {status: number | null; stderr: string}, code: string): void {
   expect(run.status, run.stderr).toBe(2);

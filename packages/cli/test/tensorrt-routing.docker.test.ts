@@ -9,13 +9,13 @@
  * bundled: it is linked into this home with `lem plugins link`, as a developer would.
  */
 import {execFileSync, spawn} from 'node:child_process';
-import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {dirname, join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import type {BackendContribution} from '@lem/plugin-kit';
 import {compileFakeNvml, type FakeNvml} from '../../core/src/meters/__fixtures__/fake-nvml.js';
-import {docker, engineMissing, REPO} from './__fixtures__/docker-cli.js';
+import {docker, engineMissing, REPO, resultsOf as resultsOfRun} from './__fixtures__/docker-cli.js';
 import {freshHome, lem} from './helpers.js';
 
 const version = (plugin: string) => (JSON.parse(readFileSync(join(REPO, 'plugins', plugin, 'package.json'), 'utf8')) as {version: string}).version;
@@ -35,17 +35,7 @@ interface Result {
 /** The server's own argv in a result's `backend.argv`, which is lem's container wrapper (`lem-serve <grace> <pidfile> <signal> -- …`) around it. */
 const serverArgv = (argv: string[]): string[] => (argv[0] === 'lem-serve' ? argv.slice(argv.indexOf('--') + 1) : argv);
 
-const resultsOf = (cwd: string): Result[] => {
-  const out: Result[] = [];
-  const walk = (d: string) => {
-    for (const e of readdirSync(d, {withFileTypes: true})) {
-      if (e.isDirectory()) walk(join(d, e.name));
-      else if (e.name === 'result.json') out.push(JSON.parse(readFileSync(join(d, e.name), 'utf8')) as Result);
-    }
-  };
-  if (existsSync(join(cwd, 'results'))) walk(join(cwd, 'results'));
-  return out;
-};
+const resultsOf = (cwd: string): Result[] => resultsOfRun<Result>(cwd);
 
 let home: string;
 let dir: string;
