@@ -162,8 +162,28 @@ export function mergeIdentical(candidates: Candidate[]): Array<{candidate: Candi
   return [...byHash.values()];
 }
 
-/** The measured keys whose values are not the same in every configuration, in settings order. */
+/**
+ * The measured keys whose values are not the same in every configuration, in settings order. A key
+ * of a backend's own section (`vllm.dtype`) is compared among that backend's configurations only:
+ * that other backends have no such key is said by `backend`, not by every key of the section.
+ */
 export function varyingKeys(resolved: ResolvedExperiment[]): string[] {
+  if (resolved.length < 2) return [];
+  const sectionOf = (r: ResolvedExperiment, key: string) => r.backend !== null && r.backend !== undefined && key.startsWith(`${r.backend.contribution.id}.`);
+  const varying = new Set(varyingAmong(resolved, (r, key) => !sectionOf(r, key)));
+  const byBackend = new Map<string, ResolvedExperiment[]>();
+  for (const r of resolved) {
+    const id = r.backend?.contribution.id;
+    if (id !== undefined) byBackend.set(id, [...(byBackend.get(id) ?? []), r]);
+  }
+  for (const group of byBackend.values()) for (const key of varyingAmong(group, sectionOf)) varying.add(key);
+  const order: string[] = [];
+  for (const r of resolved) for (const s of r.sources) if (varying.has(s.key) && !order.includes(s.key)) order.push(s.key);
+  return order;
+}
+
+/** The measured keys `counts` selects whose values differ among `resolved`, or that some of them lack. */
+function varyingAmong(resolved: ResolvedExperiment[], counts: (r: ResolvedExperiment, key: string) => boolean): string[] {
   if (resolved.length < 2) return [];
   // Per key: the first configuration's setting and its text (a shared setting object is the same value).
   const first = new Map<string, {setting: Setting; text: string}>();
@@ -171,7 +191,7 @@ export function varyingKeys(resolved: ResolvedExperiment[]): string[] {
   const varying = new Set<string>();
   resolved.forEach((r, i) => {
     for (const s of r.sources) {
-      if (!isMeasured(s.key)) continue;
+      if (!isMeasured(s.key) || !counts(r, s.key)) continue;
       seenIn.set(s.key, i);
       const known = first.get(s.key);
       if (!known) {

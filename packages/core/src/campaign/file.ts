@@ -7,7 +7,7 @@ import {dirname, isAbsolute, resolve} from 'node:path';
 import {z} from 'zod';
 import type {SourceLocation} from '@lem/plugin-kit';
 import {configError, ErrorCodes} from '../errors.js';
-import {isPlainObject, type KeyPath} from '../config/paths.js';
+import {isModelPath, isPlainObject, type KeyPath} from '../config/paths.js';
 import {failureThresholdSchema, gapsSchema, retrySchema} from '../config/schemas.js';
 import {absoluteBackendPaths} from '../config/resolve.js';
 import {loadYamlFile, type LoadedFile} from '../config/yaml-file.js';
@@ -108,7 +108,7 @@ export function withData(file: LoadedFile, data: unknown): LoadedFile {
 export function absolutePaths(data: Record<string, unknown>, dir: string, backendIds: ReadonlySet<string>): Record<string, unknown> {
   const out: Record<string, unknown> = {...data};
   const fix = (value: string) => (isAbsolute(value) ? value : resolve(dir, value));
-  if (typeof out.model === 'string' && (out.model.startsWith('.') || /\.gguf$/i.test(out.model))) out.model = fix(out.model);
+  if (typeof out.model === 'string' && isModelPath(out.model)) out.model = fix(out.model);
   if (isPlainObject(out.dataset) && typeof out.dataset.path === 'string') out.dataset = {...out.dataset, path: fix(out.dataset.path)};
   return absoluteBackendPaths(out, dir, backendIds);
 }

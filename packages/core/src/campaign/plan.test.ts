@@ -1,4 +1,5 @@
 import {join} from 'node:path';
+import {absolutePaths} from './file.js';
 import {afterEach, describe, expect, it} from 'vitest';
 import {at, failure, project, set, settingOf, type Project} from './__fixtures__/planning.js';
 import type {CampaignPlan} from './types.js';
@@ -143,6 +144,20 @@ describe('the sweep', () => {
     expect(notes).toContain('1 grid point resolved to settings identical to another and was merged');
     expect(notes).toContain("llamacpp.parallel applies to another backend's section: left out for experiments[1] (backend handmade)");
     expect(plan.runs.filter((r) => r.configuration === 'hand')).toHaveLength(3);
+  });
+
+  it("names and tabulates a sweep over backends by what varies within each backend's section, not by every key another backend lacks", async () => {
+    const text = 'name: engines\nmodel: m.gguf\nsweep:\n  backend: [llamacpp, handmade]\n  precision:\n    - {llamacpp.parallel: 1, handmade.size: 1}\n    - {llamacpp.parallel: 2, handmade.size: 2}\n';
+    p = project({'c.yaml': text});
+    const {plan} = await p.plan('c.yaml');
+    expect(names(plan)).toEqual(['llamacpp-par1', 'llamacpp-par2', 'handmade-size1', 'handmade-size2']);
+    expect(Object.keys(plan.configurations[0]!.varies)).toEqual(['backend', 'llamacpp.parallel', 'handmade.size']);
+    expect(plan.configurations.map((c) => c.varies)).toEqual([
+      {backend: 'llamacpp', 'llamacpp.parallel': 1, 'handmade.size': null},
+      {backend: 'llamacpp', 'llamacpp.parallel': 2, 'handmade.size': null},
+      {backend: 'handmade', 'llamacpp.parallel': null, 'handmade.size': 1},
+      {backend: 'handmade', 'llamacpp.parallel': null, 'handmade.size': 2},
+    ]);
   });
 
   it('merges identical resolved configurations, listing the others once', async () => {
@@ -299,6 +314,16 @@ describe('invalid points and invalid experiments', () => {
     expect(e.details).toHaveLength(1);
     expect(e.details![0]).toMatchObject({path, location: {file: 'c.yaml', line, col}});
     expect(e.details![0]!.message).toContain(message);
+  });
+
+  it("says a dotted sweep key naming no setting is the section of a backend that is not installed, and how to install it", async () => {
+    p = project({'c.yaml': 'name: x\nmodel: m.gguf\nsweep:\n  tensorrt.max_batch_size: [64, 256]\n  precision:\n    - {tensorrt.dtype: float16}\n'});
+    const e = await failure(p.plan('c.yaml'));
+    expect(e.details?.map((d) => [d.path, d.message])).toEqual([
+      ['sweep.tensorrt.max_batch_size', '"tensorrt" is not a setting (if it is a backend\'s section, that backend is not installed: lem plugins install @lem/backend-tensorrt)'],
+      ['sweep.precision[0].tensorrt.dtype', '"tensorrt" is not a setting (if it is a backend\'s section, that backend is not installed: lem plugins install @lem/backend-tensorrt)'],
+    ]);
+    expect(e.try?.[0]).toBe('lem plugins install @lem/backend-tensorrt');
   });
 
   it('routes runner: docker from the file or --runner, and records the container strategy (the CLI wins)', async () => {
@@ -466,5 +491,17 @@ describe('orders, gaps, seeds and adaptive cycles in the plan', () => {
     const fromCli = await failure(p.plan('d.yaml', {cli: [set('order', 'grouped')]}));
     expect(fromCli.details).toEqual([expect.objectContaining({path: 'cycles', location: {file: 'd.yaml', line: 6, col: 1}})]);
     expect(fromCli.details![0]!.message).toContain('(from --set order)');
+  });
+});
+
+describe('absolutePaths', () => {
+  it('makes file settings absolute but leaves a hub id in model or a backend model_path as it is', () => {
+    const data = {model: 'meta-llama/Llama-3.1-8B-Instruct', vllm: {model_path: 'nvidia/Llama-3.1-8B-Instruct-FP8'}, llamacpp: {model_path: 'q4.gguf', grammar_path: 'g/json.gbnf'}, sglang: {model_path: './ckpt/llama'}};
+    expect(absolutePaths(data, '/d', new Set(['vllm', 'llamacpp', 'sglang']))).toEqual({
+      model: 'meta-llama/Llama-3.1-8B-Instruct',
+      vllm: {model_path: 'nvidia/Llama-3.1-8B-Instruct-FP8'},
+      llamacpp: {model_path: '/d/q4.gguf', grammar_path: '/d/g/json.gbnf'},
+      sglang: {model_path: '/d/ckpt/llama'},
+    });
   });
 });

@@ -54,7 +54,9 @@ export function sweepPoints(sweep: Record<string, unknown[]> | undefined, keys: 
     else errors.push({path: `sweep.${key}`, message: problem, location: file.locate(['sweep', key], {key: true})});
   }
   if (errors.length > 0) {
+    const installs = [...new Set(errors.flatMap((e) => /that backend is not installed: (lem plugins install \S+)\)/.exec(e.message)?.[1] ?? []))];
     throw configError(ErrorCodes.configInvalid, `${file.path}: the sweep has ${errors.length === 1 ? 'an error' : `${errors.length} errors`}`, [
+      ...installs,
       'a sweep key is a dotted setting (workload.concurrency) with a list of values, or a group name with a list of override maps',
     ], errors);
   }
@@ -75,11 +77,19 @@ function groupDimension(group: string, alternatives: Array<Record<string, unknow
   };
 }
 
+/**
+ * Why `key` names no setting. A dotted key is meant as a setting, and its first part, when
+ * nothing close is known, is most likely the section of a backend that is not installed.
+ */
 function notASetting(key: string, known: string[]): string {
   const first = key.split('.')[0]!;
   const near = closest(first, known);
-  return `"${first}" is not a setting${near ? ` (did you mean "${near}"?)` : ''}; a group of alternatives is a list of override maps`;
+  if (near) return `"${first}" is not a setting (did you mean "${near}"?)${key.includes('.') ? '' : '; a group of alternatives is a list of override maps'}`;
+  if (key.includes('.')) return `"${first}" is not a setting (if it is a backend's section, that backend is not installed: ${installHint(first)})`;
+  return `"${first}" is not a setting; a group of alternatives is a list of override maps`;
 }
+
+const installHint = (id: string) => `lem plugins install @lem/backend-${id}`;
 
 /** The Cartesian product, first dimension slowest. */
 function cross(dimensions: Dimension[]): SweepPoint[] {

@@ -63,3 +63,12 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   }
   return bestDistance <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
 }
+
+/**
+ * Whether a model reference names a file or folder rather than a hub id (`org/name`): absolute,
+ * `./…` or `../…`, or a `.gguf` file. Used for `model` and for a backend's `model_path`, which
+ * the GPU engines also take as hub ids; a folder relative to the file is written `./models/x`.
+ */
+export function isModelPath(ref: string): boolean {
+  return ref.startsWith('/') || ref.startsWith('.') || /\.gguf$/i.test(ref);
+}

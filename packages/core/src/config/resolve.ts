@@ -12,7 +12,7 @@ import {dirname, isAbsolute, resolve} from 'node:path';
 import {parse as parseYamlScalar} from 'yaml';
 import {configError, ErrorCodes} from '../errors.js';
 import {requireBackend, type RegisteredBackend, type Registry} from '../registry.js';
-import {closest, formatPath, getPath, isPlainObject, type KeyPath} from './paths.js';
+import {closest, formatPath, getPath, isModelPath, isPlainObject, type KeyPath} from './paths.js';
 import {
   experimentFileSchema,
   experimentSettingsSchema,
@@ -681,14 +681,16 @@ export async function prepareLayers(input: ResolveInput, files: LayerFile[], red
  * A backend's file settings are relative to the file that wrote them, like `model` and
  * `dataset.path`; once layers of several files merge (and a server starts in another folder)
  * that is lost, so each file's are made absolute as it is read. The plugins' convention: a key
- * of a backend section ending in `_path` is a file (`llamacpp.model_path`).
+ * of a backend section ending in `_path` is a file (`llamacpp.model_path`), except a
+ * `model_path` that is a hub id (`nvidia/Llama-3.1-8B-Instruct-FP8`, see {@link isModelPath}).
  */
 export function absoluteBackendPaths(data: Record<string, unknown>, dir: string, backendIds: Iterable<string>): Record<string, unknown> {
   let out = data;
   for (const id of backendIds) {
     const section = data[id];
     if (!isPlainObject(section)) continue;
-    const fixed = Object.fromEntries(Object.entries(section).map(([k, v]) => [k, k.endsWith('_path') && typeof v === 'string' && !isAbsolute(v) ? resolve(dir, v) : v]));
+    const isFile = (k: string, v: string) => k.endsWith('_path') && !isAbsolute(v) && (!k.endsWith('model_path') || isModelPath(v));
+    const fixed = Object.fromEntries(Object.entries(section).map(([k, v]) => [k, typeof v === 'string' && isFile(k, v) ? resolve(dir, v) : v]));
     out = {...out, [id]: fixed};
   }
   return out;

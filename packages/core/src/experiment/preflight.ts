@@ -8,7 +8,7 @@ import {existsSync} from 'node:fs';
 import {resolve} from 'node:path';
 import {availableParallelism} from 'node:os';
 import type {ServerSpec} from '@lem/plugin-kit';
-import {isPlainObject} from '../config/paths.js';
+import {isModelPath, isPlainObject} from '../config/paths.js';
 import {configError} from '../errors.js';
 import {assertCanTruncate, checkDatasetAvailable, loadPromptSets, type PreparedPrompt} from '../datasets/index.js';
 import {loadModelInfo, type ModelInfo} from '../flops/index.js';
@@ -51,7 +51,7 @@ export interface RunPlan {
 
 /** A path-looking model is relative to the experiment file; a hub id (org/name) is left alone. */
 export function resolveModelPath(model: string, baseDir: string): string {
-  if (model.startsWith('/') || model.startsWith('.') || /\.gguf$/i.test(model)) return resolve(baseDir, model);
+  if (isModelPath(model)) return resolve(baseDir, model);
   return model;
 }
 
