@@ -370,11 +370,15 @@ function planNotes(plan: CampaignPlan, configurations: number, candidates: numbe
   return notes;
 }
 
-/** Sweep keys of a backend's section that an entry of another backend left out, once per entry. */
+/**
+ * Sweep keys of a backend's section that an entry of another backend left out, once per entry.
+ * Not where the point sets the backend itself: a sweep over backends gives each section to its
+ * own backend by design.
+ */
 function ignoredNotes(candidates: Candidate[]): string[] {
   const byEntry = new Map<string, {backend: string; keys: Set<string>}>();
   for (const c of candidates) {
-    if (c.ignored.length === 0) continue;
+    if (c.ignored.length === 0 || c.point.assignments.some((a) => a.key === 'backend')) continue;
     const label = c.entry.entry ?? 'base';
     const seen = byEntry.get(label) ?? {backend: c.resolved.settings.backend, keys: new Set<string>()};
     for (const key of c.ignored) seen.keys.add(key);
