@@ -73,6 +73,16 @@ describe.skipIf(Boolean(missing))(`lem images, real engine${missing ? ` (skipped
     expect(run.stderr).toMatch(/^Try: lem images build vllm --build-arg BASE=<a local image>/m);
   });
 
+  it('images build of several images goes on past one that cannot be built, then names each that was not', () => {
+    const run = lem(['images', 'build', 'pytorch', 'vllm']);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toMatch(/^Not built: pytorch: E_IMAGE_BASE_UNAVAILABLE: the base image pytorch\/pytorch:2\.13\.0-cuda12\.6-cudnn9-runtime is not here/m);
+    expect(run.stdout).toMatch(/^Not built: vllm: E_IMAGE_BASE_UNAVAILABLE: /m);
+    expect(run.stderr).toContain('2 of 2 images were not built (pytorch, vllm)');
+    expect(run.stderr).toMatch(/^Try: lem images build pytorch --build-arg BASE=<a local image>/m);
+    expect(run.stderr).toMatch(/^Try: lem images build vllm --build-arg BASE=<a local image>/m);
+  });
+
   it('images list: present, built from this plugin version, mounted, not stale', () => {
     const run = lem(['images', 'list']);
     expect(run.status).toBe(0);

@@ -1,5 +1,5 @@
 import {Args, Flags} from '@oclif/core';
-import {buildImage, configError, ErrorCodes, pingEngine, requireImage, type BuildResult, type RegisteredBackend, type Registry} from '@lem/core';
+import {buildImage, codedError, configError, ErrorCodes, isCodedError, pingEngine, requireImage, type BuildResult, type CodedError, type RegisteredBackend, type Registry} from '@lem/core';
 import {LemCommand} from '../../base-command.js';
 import {dim} from '../../render.js';
 import {engineOf} from '../../results-dir.js';
@@ -27,16 +27,40 @@ export default class ImagesBuild extends LemCommand<typeof ImagesBuild> {
     const engine = await engineOf(registry, this.projectFile(this.project()));
     await pingEngine(engine);
     const built: BuildResult[] = [];
+    // With several images, one that cannot be built (its base not pullable here) does not stop the others.
+    const failed: Array<{backend: string; error: CodedError}> = [];
     for (const backend of backends) {
       this.say(`Building ${backend.contribution.image!.ref} (${backend.contribution.id}) on ${engine.host}`);
-      const result = await buildImage(engine, backend, {buildArgs, onProgress: (line) => this.say(dim(`  ${line}`))});
-      const size = result.sizeBytes === null ? '' : `, ${(result.sizeBytes / 1e6).toFixed(1)} MB`;
-      const from = result.baseImages.map((b) => (b.digest ? `${b.ref} (${b.digest.slice(b.digest.indexOf('@') + 1)})` : b.ref)).join(', ') || 'scratch';
-      this.say(`Built ${result.ref} (${result.id.slice(0, 19)}${size}) from ${from} in ${(result.durationMs / 1000).toFixed(1)} s`);
-      built.push(result);
+      try {
+        const result = await buildImage(engine, backend, {buildArgs, onProgress: (line) => this.say(dim(`  ${line}`))});
+        this.say(builtLine(result));
+        built.push(result);
+      } catch (error) {
+        if (backends.length === 1 || !isCodedError(error)) throw error;
+        this.say(`Not built: ${backend.contribution.id}: ${error.code}: ${error.message}`);
+        failed.push({backend: backend.contribution.id, error});
+      }
     }
+    if (failed.length > 0) throw notAllBuilt(failed, backends.length, built);
     return {engine: engine.host, built};
   }
+}
+
+function builtLine(result: BuildResult): string {
+  const size = result.sizeBytes === null ? '' : `, ${(result.sizeBytes / 1e6).toFixed(1)} MB`;
+  const from = result.baseImages.map((b) => (b.digest ? `${b.ref} (${b.digest.slice(b.digest.indexOf('@') + 1)})` : b.ref)).join(', ') || 'scratch';
+  return `Built ${result.ref} (${result.id.slice(0, 19)}${size}) from ${from} in ${(result.durationMs / 1000).toFixed(1)} s`;
+}
+
+/** The images that were not built, each with its own error, after those that were. */
+function notAllBuilt(failed: Array<{backend: string; error: CodedError}>, total: number, built: BuildResult[]): CodedError {
+  return codedError({
+    code: failed[0]!.error.code,
+    message: `${failed.length} of ${total} images were not built (${failed.map((f) => f.backend).join(', ')})${built.length > 0 ? `; built: ${built.map((b) => b.ref).join(', ')}` : ''}`,
+    try: [...new Set(failed.flatMap((f) => f.error.try))],
+    details: failed.map((f) => ({path: f.backend, message: `${f.error.code}: ${f.error.message}`})),
+    exitCode: Math.max(...failed.map((f) => f.error.exitCode)) as CodedError['exitCode'],
+  });
 }
 
 /** The backends named (each must be registered and have an image), or every one with an image. */
