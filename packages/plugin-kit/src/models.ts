@@ -3,7 +3,7 @@
  * plugins: none of them touches the file system (a plan is made on machines without the model).
  */
 import {posix} from 'node:path';
-import type {Mount, ServerContext} from './index.js';
+import type {Mount, ServerContext} from './server.js';
 
 /** A model as the engine's command line gives it, and the mount that makes it visible when it is a host path. */
 export interface ModelPlacement {

@@ -4,7 +4,7 @@
  * the last match of a name wins. lem feeds it the server's output; plugin tests feed it the
  * engine's log lines, so both read them the same way.
  */
-import type {ReportedSetting} from './index.js';
+import type {ReportedSetting} from './server.js';
 
 export interface ReportedSettingsReader {
   push(line: string): void;
