@@ -191,9 +191,11 @@ describe('errors name file:line:col and the key path', () => {
   it('refuses dataset.max_input_tokens at resolve time (so in a dry run) for a backend whose server has no tokenizer', async () => {
     const text = 'model: m\nbackend: gpueng\ngpus: [0]\nworkload:\n  api: chat\n  fixed_output_length: false\ndataset:\n  kind: builtin\n  max_input_tokens: 64\n';
     const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', text)}));
-    expect(e.code).toBe('E_CONFIG_INVALID');
-    expect(e.details?.map((d) => [d.path, d.message, d.location?.line])).toEqual([['dataset.max_input_tokens', "dataset.max_input_tokens needs the server's tokenizer, and GPU engine exposes none", 9]]);
-    expect(e.try).toEqual(['remove dataset.max_input_tokens (prompts are sent whole)']);
+    // The code preflight gives it (E_DATASET_NO_TOKENIZER), now located at the key.
+    expect(e.code).toBe('E_DATASET_NO_TOKENIZER');
+    expect(e.message).toBe("dataset.max_input_tokens needs the server's tokenizer, and backend gpueng exposes none.");
+    expect(e.details?.map((d) => [d.path, d.message, d.location?.line])).toEqual([['dataset.max_input_tokens', 'backend gpueng has no tokenize endpoint', 9]]);
+    expect(e.try[0]).toBe('remove dataset.max_input_tokens');
     // llama.cpp's server has one.
     const llamaOk = await resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\ndataset:\n  kind: builtin\n  max_input_tokens: 64\n')});
     expect(llamaOk.settings.dataset).toMatchObject({max_input_tokens: 64});

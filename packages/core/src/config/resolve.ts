@@ -11,6 +11,7 @@ import type {z} from 'zod';
 import {dirname, isAbsolute, resolve} from 'node:path';
 import {parse as parseYamlScalar} from 'yaml';
 import {configError, ErrorCodes} from '../errors.js';
+import {assertCanTruncate} from '../datasets/select.js';
 import {requireBackend, type RegisteredBackend, type Registry} from '../registry.js';
 import {closest, formatPath, getPath, isModelPath, isPlainObject, type KeyPath} from './paths.js';
 import {
@@ -795,6 +796,7 @@ export async function resolveLayers(input: {
   const {value: backendConfig, issues} = await standardIssues(backend.contribution.configSchema, section);
   throwIfAny(issues.map((i) => toDetail(i, layers, [id])), `the ${id} section`, ['fix the values shown']);
   throwIfAny(backendRuleIssues(backend, backendConfig, settings, layers), `the ${id} section`, ['fix the values shown']);
+  assertTokenizer(backend, backendConfig, settings, layers);
   if (isPlainObject(backendConfig)) sources.push(...settingsFrom(backendConfig, layers, redactor, [id]));
   return {settings, backend, backendConfig, sources, redactor};
 }
@@ -818,7 +820,6 @@ function backendRuleIssues(backend: RegisteredBackend, backendConfig: unknown, s
       try: ['workload.fixed_output_length: false   # outputs may end early; lem reports the tokens each produced'],
     });
   }
-  found.push(...tokenizerIssues(backend, backendConfig, settings, layers));
   if (!c.check) return found;
   let issues: ConfigIssue[];
   try {
@@ -832,22 +833,21 @@ function backendRuleIssues(backend: RegisteredBackend, backendConfig: unknown, s
 
 /**
  * `dataset.max_input_tokens` cuts prompts with the server's own tokenizer, which a backend offers
- * as `tokenizePath`; its pure `server()` says so with a provisional context. A `server()` that
- * throws here is left to preflight, which asks again with the real one.
+ * as `tokenizePath`; its pure `server()` says so with a provisional context, so a dry run or a
+ * campaign plan refuses what preflight would (E_DATASET_NO_TOKENIZER, at the key). A `server()`
+ * that throws here is left to preflight, which asks again with the real context.
  */
-function tokenizerIssues(backend: RegisteredBackend, backendConfig: unknown, settings: ExperimentSettings, layers: ConfigLayer[]): Found[] {
-  if (!('max_input_tokens' in settings.dataset) || settings.dataset.max_input_tokens === undefined) return [];
+function assertTokenizer(backend: RegisteredBackend, backendConfig: unknown, settings: ExperimentSettings, layers: ConfigLayer[]): void {
+  if (!('max_input_tokens' in settings.dataset) || settings.dataset.max_input_tokens === undefined) return;
   const c = backend.contribution;
   let tokenizePath: string | undefined;
   try {
     const gpus = settings.gpus.map((_, i) => `<gpu ${i}>`);
     tokenizePath = c.server(backendConfig, {model: settings.model, port: 0, gpus, workdir: '/', threads: 1, runner: settings.runner === 'docker' ? 'docker' : 'local'}).tokenizePath;
   } catch {
-    return [];
+    return;
   }
-  if (tokenizePath !== undefined) return [];
-  const message = `dataset.max_input_tokens needs the server's tokenizer, and ${c.displayName} exposes none`;
-  return [{...toDetail({path: ['dataset', 'max_input_tokens'], message}, layers), try: ['remove dataset.max_input_tokens (prompts are sent whole)']}];
+  assertCanTruncate(tokenizePath !== undefined, c.id, toDetail({path: ['dataset', 'max_input_tokens'], message: ''}, layers).location);
 }
 
 export type {ExperimentSettings, ProjectSettings};

@@ -5,6 +5,7 @@
  * the same prompts in the same order, on any machine, so two configurations of a campaign see an
  * identical workload and a result can be reproduced from its recorded settings.
  */
+import type {SourceLocation} from '@lem/plugin-kit';
 import {configError, runError} from '../errors.js';
 
 /** A prompt of a dataset before selection: a stable id (the same on every load) and its text. */
@@ -181,13 +182,13 @@ export async function truncateToTokens<P extends {text: string; id?: string; ind
  * Refuses `max_input_tokens` when the backend exposes no tokenizer. Call it before launching a
  * server, so the refusal costs nothing.
  */
-export function assertCanTruncate(hasTokenizer: boolean, backendId?: string): void {
+export function assertCanTruncate(hasTokenizer: boolean, backendId?: string, location?: SourceLocation): void {
   if (hasTokenizer) return;
   const who = backendId ? `backend ${backendId}` : 'this backend';
   throw configError(
     DatasetErrorCodes.noTokenizer,
     `dataset.max_input_tokens needs the server's tokenizer, and ${who} exposes none.`,
     ['remove dataset.max_input_tokens', 'dataset: {kind: synthetic, input_tokens: 256} for prompts of a set length'],
-    [{path: 'dataset.max_input_tokens', message: `${who} has no tokenize endpoint`}],
+    [{path: 'dataset.max_input_tokens', message: `${who} has no tokenize endpoint`, ...(location ? {location} : {})}],
   );
 }
