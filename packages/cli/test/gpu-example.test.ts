@@ -4,10 +4,11 @@
  * the example must keep resolving against the engines' real sections, and without the plugin it
  * must say how to install it.
  */
+import {spawnSync} from 'node:child_process';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
 import {REPO} from './__fixtures__/docker-cli.js';
-import {freshHome, lem} from './helpers.js';
+import {freshHome, lem, LEM_BIN} from './helpers.js';
 
 const EXAMPLE = join(REPO, 'examples/gpu-engines-campaign.yaml');
 
@@ -44,5 +45,18 @@ describe('the GPU engines example campaign', () => {
     }
     expect(setting('tensorrt-conc8-float16-auto', 'tensorrt.max_batch_size')).toBe(2048);
     expect(setting('sglang-conc8-float16-auto', 'vllm.dtype')).toBeUndefined();
+  });
+
+  it('writes the whole plan to a pipe whose reader is slow (lem waits for stdout to drain before exiting)', () => {
+    const home = freshHome();
+    expect(lem(['plugins', 'link', join(REPO, 'plugins/backend-tensorrt'), '--no-install'], {home}).status).toBe(0);
+    // A shell pipe whose reader starts 3 s late: a lem that exits without draining leaves only
+    // the pipe's first 64 KiB there; one that waits gives everything.
+    const command = `"${process.execPath}" "${LEM_BIN}" campaign run "${EXAMPLE}" --dry-run --json 2>/dev/null | (sleep 3; cat)`;
+    const env = {...process.env, LEM_DATA_DIR: join(home, 'data'), LEM_CONFIG_DIR: join(home, 'config'), LEM_CACHE_DIR: join(home, 'cache'), NO_COLOR: '1'};
+    const run = spawnSync('sh', ['-c', command], {cwd: REPO, env, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, timeout: 60_000});
+    expect(run.status).toBe(0);
+    expect(run.stdout.length).toBeGreaterThan(3 * 65536);
+    expect((JSON.parse(run.stdout) as Plan).plan.configurations).toHaveLength(24);
   });
 });
