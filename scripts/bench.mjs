@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `pnpm bench [cli|server|driver|sampler|meters|timeline|wrk|campaign|images|runners]`: CLI cold start (median of
-// 10 runs each), the embedded server's tokens/s, the workload driver's capacity, the meters'
+// 10 runs each; `lem backends` also with the tensorrt plugin linked, so with every backend), the embedded server's tokens/s, the workload driver's capacity, the meters'
 // overhead on tokens/s, the memory of a long run's timeline, the driver beside `wrk`, and what a
 // campaign costs beyond its experiments (planning, state updates, resume, per-run overhead), and the
 // image check before a docker run (skipped without a Docker engine). Prints one JSON
@@ -41,6 +41,10 @@ const only = process.argv[2];
 const out = {node: process.version, cpus: (await import('node:os')).cpus().length};
 if (!only || only === 'cli') {
   out.coldStart = {'lem --version': coldStart(['--version']), 'lem backends': coldStart(['backends'])};
+  // With the one backend that is not bundled linked in as a user plugin: every backend lem has.
+  const link = spawnSync(process.execPath, [lem, 'plugins', 'link', join(root, 'plugins/backend-tensorrt'), '--no-install'], {env, cwd: home, encoding: 'utf8'});
+  if (link.status !== 0) throw new Error(`lem plugins link exited ${link.status}: ${link.stderr}`);
+  out.coldStart['lem backends (tensorrt linked)'] = coldStart(['backends']);
 }
 // Each part runs in its own process, so one part's warm JIT or open handles never help another.
 for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['sampler', 'bench-sampler.mjs'], ['meters', 'bench-meters.mjs'], ['timeline', 'bench-timeline.mjs'], ['wrk', 'bench-wrk.mjs'], ['campaign', 'bench-campaign.mjs'], ['images', 'bench-images.mjs'], ['runners', 'bench-runners.mjs']]) {
