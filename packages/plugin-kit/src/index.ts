@@ -154,6 +154,16 @@ export interface LemHooks {
 /** A `lem:register` hook implementation (`this` is oclif's hook context, unused by the contract). */
 export type RegisterHook = (this: unknown, options: RegisterOptions & {config?: unknown; context?: unknown}) => Promise<Contribution[]> | Contribution[];
 
+/**
+ * A section's JSON Schema as lem embeds it in its files' schemas: the validator's own export
+ * (e.g. `z.toJSONSchema(schema, {io: 'input', target: 'draft-2020-12'})`) without its
+ * top-level `$schema`, which only the document that embeds it carries.
+ */
+export function sectionJsonSchema(exported: object): JsonSchema {
+  const {$schema: _ignored, ...schema} = exported as JsonSchema;
+  return schema;
+}
+
 /** Identity helper that checks a backend against the contract and infers its config type. */
 export function defineBackend<Config>(backend: Omit<BackendContribution<Config>, 'kind'> & {kind?: 'backend'}): BackendContribution<Config> {
   return {...backend, kind: 'backend'};

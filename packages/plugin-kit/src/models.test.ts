@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {placeModel, readReportedSettings, servedModelRef} from './index.js';
+import {placeModel, readReportedSettings, sectionJsonSchema, servedModelRef} from './index.js';
 
 describe('placeModel', () => {
   it('passes a hub id as is', () => {
@@ -36,5 +36,11 @@ describe('readReportedSettings', () => {
     ];
     expect(readReportedSettings(settings, ['max_num_seqs=256', 'Defaulting max_num_seqs to 1024 mode=FULL', 'KV 10.5 GiB', 'unrelated'])).toEqual({seqs: 1024, mode: 'FULL', gib: 10.5});
     expect(readReportedSettings(undefined, ['x'])).toEqual({});
+  });
+});
+
+describe('sectionJsonSchema', () => {
+  it('drops the exported document\'s $schema and keeps the rest', () => {
+    expect(sectionJsonSchema({$schema: 'https://json-schema.org/draft/2020-12/schema', type: 'object', properties: {a: {type: 'string'}}})).toEqual({type: 'object', properties: {a: {type: 'string'}}});
   });
 });

@@ -3,7 +3,7 @@
  * and only here; `jsonSchema` is derived from it for `lem config schema`.
  */
 import {z} from 'zod';
-import type {JsonSchema} from '@lem/plugin-kit';
+import {sectionJsonSchema, type JsonSchema} from '@lem/plugin-kit';
 
 /** Highest context the server picks by itself when `context_size` is not set (tokens). */
 export const DEFAULT_CONTEXT_CAP = 4096;
@@ -42,7 +42,4 @@ export const configSchema = z
 export type LlamacppConfig = z.output<typeof configSchema>;
 
 /** The section as JSON Schema (draft 2020-12, input view: keys with defaults are optional). */
-export const jsonSchema: JsonSchema = (() => {
-  const {$schema: _ignored, ...schema} = z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}) as JsonSchema;
-  return schema;
-})();
+export const jsonSchema: JsonSchema = sectionJsonSchema(z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}));

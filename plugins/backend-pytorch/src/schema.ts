@@ -6,7 +6,7 @@
  * records what transformers reports (index.ts, `reportedSettings`).
  */
 import {z} from 'zod';
-import type {JsonSchema} from '@lem/plugin-kit';
+import {sectionJsonSchema, type JsonSchema} from '@lem/plugin-kit';
 
 /**
  * `--dtype` values lem offers. transformers 5.15.0 takes `auto` or the name of any torch dtype
@@ -126,7 +126,4 @@ export type PytorchConfig = z.output<typeof configSchema>;
 export const CB_KEYS = ['cb_num_blocks', 'cb_max_batch_tokens', 'cb_max_memory_percent', 'cb_use_cuda_graph'] as const;
 
 /** The section as JSON Schema (draft 2020-12, input view: keys with defaults are optional). */
-export const jsonSchema: JsonSchema = (() => {
-  const {$schema: _ignored, ...schema} = z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}) as JsonSchema;
-  return schema;
-})();
+export const jsonSchema: JsonSchema = sectionJsonSchema(z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}));

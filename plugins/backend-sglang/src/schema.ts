@@ -6,7 +6,7 @@
  * reports (index.ts, `reportedSettings`).
  */
 import {z} from 'zod';
-import type {JsonSchema} from '@lem/plugin-kit';
+import {sectionJsonSchema, type JsonSchema} from '@lem/plugin-kit';
 
 /** `--dtype` choices at 0.5.18. */
 export const DTYPES = ['auto', 'half', 'float16', 'bfloat16', 'float', 'float32'] as const;
@@ -226,7 +226,4 @@ export type SglangConfig = z.output<typeof configSchema>;
 export type SpeculativeConfig = z.output<typeof speculativeSchema>;
 
 /** The section as JSON Schema (draft 2020-12, input view: keys with defaults are optional). */
-export const jsonSchema: JsonSchema = (() => {
-  const {$schema: _ignored, ...schema} = z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}) as JsonSchema;
-  return schema;
-})();
+export const jsonSchema: JsonSchema = sectionJsonSchema(z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}));

@@ -6,7 +6,7 @@
  * (max_seq_len from the model), the key is optional and lem records what the engine reports.
  */
 import {z} from 'zod';
-import type {JsonSchema} from '@lem/plugin-kit';
+import {sectionJsonSchema, type JsonSchema} from '@lem/plugin-kit';
 
 /** `--backend`: the PyTorch runtime (TensorRT-LLM's default) or a TensorRT engine built at start-up. */
 export const RUNTIMES = ['pytorch', 'tensorrt'] as const;
@@ -155,7 +155,4 @@ export type TensorrtConfig = z.output<typeof configSchema>;
 export type SpeculativeConfig = z.output<typeof speculativeSchema>;
 
 /** The section as JSON Schema (draft 2020-12, input view: keys with defaults are optional). */
-export const jsonSchema: JsonSchema = (() => {
-  const {$schema: _ignored, ...schema} = z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}) as JsonSchema;
-  return schema;
-})();
+export const jsonSchema: JsonSchema = sectionJsonSchema(z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}));

@@ -4,7 +4,7 @@
  * unless set, and lem records what vLLM reports (index.ts, `reportedSettings`).
  */
 import {z} from 'zod';
-import type {JsonSchema} from '@lem/plugin-kit';
+import {sectionJsonSchema, type JsonSchema} from '@lem/plugin-kit';
 
 /** `--dtype` choices at 0.22.1. */
 export const DTYPES = ['auto', 'bfloat16', 'float', 'float16', 'float32', 'half'] as const;
@@ -220,7 +220,4 @@ export type VllmConfig = z.output<typeof configSchema>;
 export type SpeculativeConfig = z.output<typeof speculativeSchema>;
 
 /** The section as JSON Schema (draft 2020-12, input view: keys with defaults are optional). */
-export const jsonSchema: JsonSchema = (() => {
-  const {$schema: _ignored, ...schema} = z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}) as JsonSchema;
-  return schema;
-})();
+export const jsonSchema: JsonSchema = sectionJsonSchema(z.toJSONSchema(configSchema, {io: 'input', target: 'draft-2020-12'}));
