@@ -89,22 +89,45 @@ export interface BackendContribution<Config = unknown> {
 }
 
 /** Kinds of events a notifier can render. */
-export type LemEventType =
-  | 'experiment:done'
-  | 'experiment:failed'
-  | 'campaign:start'
-  | 'campaign:done'
-  | 'campaign:threshold'
-  | 'campaign:interrupted';
+/** Every event lem announces, in the order a campaign meets them. */
+export const LEM_EVENT_TYPES = [
+  'campaign:start',
+  'campaign:cycle-done',
+  'campaign:run-failed',
+  'campaign:threshold',
+  'campaign:done',
+  'campaign:interrupted',
+  'experiment:done',
+  'experiment:failed',
+] as const;
+/** An event a notifier's `events` setting can choose. */
+export type NotifyEventType = (typeof LEM_EVENT_TYPES)[number];
+/** The events above, and `notify:test`: what `lem notify test` sends (to every notifier, whatever its `events`). */
+export type LemEventType = NotifyEventType | 'notify:test';
 
-/** An event lem announces to notifiers. Plain data. */
+/**
+ * The events a notifier gets when its settings do not choose: a campaign's start, its pause at the
+ * failure threshold, its end and its interruption. A notifier's settings choose with an `events`
+ * list (the convention core reads; every notifier's schema should offer it).
+ */
+export const DEFAULT_NOTIFY_EVENTS: readonly NotifyEventType[] = ['campaign:start', 'campaign:threshold', 'campaign:done', 'campaign:interrupted'];
+
+/** An event lem announces to notifiers. Plain data; every text is already formatted for people. */
 export interface LemEvent {
   type: LemEventType;
   /** ISO 8601 time the event happened. */
   at: string;
-  /** One-line human summary. */
+  /** One-line human summary, e.g. `Campaign sweep-8b completed: 72 of 72 runs`. */
   title: string;
-  /** Campaign id, experiment name and figures, as relevant to the event. */
+  /** How it went, for a colour or an icon. */
+  level: 'info' | 'success' | 'warning' | 'error';
+  /** Labelled figures in display order, e.g. `{name: 'Energy', value: '1.92 MJ'}`. */
+  fields: Array<{name: string; value: string}>;
+  /** A list to show below the fields (the failed runs): the first items, and how many there are in all. */
+  list?: {title: string; items: string[]; total: number};
+  /** What to run next, e.g. `lem resume 20261203-…`. */
+  hint?: string;
+  /** Campaign id and name, and the figures behind the fields, for notifiers that want them. */
   data: Record<string, unknown>;
 }
 
