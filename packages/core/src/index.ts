@@ -29,3 +29,4 @@ export * from './measure/proc-stat.js';
 export * from './flops/index.js';
 export * from './provenance/index.js';
 export * from './campaign/index.js';
+export * from './notify/index.js';

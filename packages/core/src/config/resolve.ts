@@ -585,6 +585,19 @@ export interface ResolvedExperiment {
   redactor: Redactor;
 }
 
+/** Each notifier's settings as its plugin outputs them (defaults applied); presence was checked per file. */
+async function validatedNotifications(registry: Registry, notifications: Record<string, unknown>, layers: ConfigLayer[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {...notifications};
+  for (const [id, section] of Object.entries(notifications)) {
+    const notifier = registry.notifiers.get(id);
+    if (!notifier) continue;
+    const {value, issues} = await standardIssues(notifier.contribution.configSchema, section);
+    throwIfAny(issues.map((i) => toDetail(i, layers, ['notifications', id])), `the ${id} notifier settings`, ['fix the values shown']);
+    out[id] = value;
+  }
+  return out;
+}
+
 /** Resolves the project's settings: `.lem-config.yaml` (if any) over defaults, CLI over both. */
 export async function resolveProject(input: ResolveInput): Promise<ResolvedProject> {
   const env = input.env ?? process.env;
@@ -607,14 +620,7 @@ export async function resolveProject(input: ResolveInput): Promise<ResolvedProje
     );
   }
   const settings = parsed.data!;
-  // Each notifier's settings as its plugin outputs them (defaults applied); presence was checked per file.
-  for (const [id, section] of Object.entries(settings.notifications)) {
-    const notifier = input.registry.notifiers.get(id);
-    if (!notifier) continue;
-    const {value, issues} = await standardIssues(notifier.contribution.configSchema, section);
-    throwIfAny(issues.map((i) => toDetail(i, layers, ['notifications', id])), `the ${id} notifier settings`, ['fix the values shown']);
-    settings.notifications[id] = value;
-  }
+  settings.notifications = await validatedNotifications(input.registry, settings.notifications, layers);
   const sources = settingsFrom(settings, layers, redactor);
   const backendSections: Record<string, unknown> = {};
   for (const [id, backend] of input.registry.backends) {
@@ -781,7 +787,7 @@ export async function resolveLayers(input: {
     ]);
   }
   const data = parsed.data!;
-  const settings = {...data, name: data.name ?? input.defaultName};
+  const settings = {...data, name: data.name ?? input.defaultName, notifications: await validatedNotifications(input.registry, data.notifications, layers)};
   throwIfAny(openaiIssues(settings, env).map((i) => toDetail(i, layers)), subject, ['fix the keys shown']);
   const sources = settingsFrom(settings, layers, redactor);
   if (settings.backend === OPENAI_BACKEND) {
