@@ -1,10 +1,11 @@
 import {join} from 'node:path';
-import {runCampaign, type CampaignOutcome, type CampaignStore, type Planned, type RunnerSession} from '@lem/core';
+import {CampaignNotifier, runCampaign, type CampaignOutcome, type CampaignStore, type Planned, type Registry, type RunnerSession} from '@lem/core';
 import {CampaignDisplay, renderCampaignSummary, type DisplayMode} from './campaign-display.js';
 import {interruptible} from './signals.js';
 import {askThreshold} from './threshold-prompt.js';
 
 export interface SessionInput {
+  registry: Registry;
   planned: Planned;
   store: CampaignStore;
   /** The runner every run uses; closed when the campaign ends. */
@@ -31,6 +32,8 @@ export async function campaignSession(input: SessionInput): Promise<CampaignOutc
   const display = new CampaignDisplay(input.mode, input.out, input.verbose);
   const {signal, dispose} = interruptible(input.note, 'the campaign and its running experiment');
   const interactive = input.mode !== 'quiet' && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
+  // Delivered in the background; a failed delivery is a warning line, never a failed campaign.
+  const notifier = new CampaignNotifier({registry: input.registry, resolved: input.planned.resolved.values(), warn: input.note, logFile: (stateDir) => join(stateDir, 'notifications.jsonl')});
   try {
     const outcome = await runCampaign({
       store: input.store,
@@ -44,12 +47,16 @@ export async function campaignSession(input: SessionInput): Promise<CampaignOutc
         plugins: input.plugins,
         waitForDevicesS: input.waitForDevicesS,
       },
-      onEvent: (e) => display.handle(e),
+      onEvent: (e) => {
+        display.handle(e);
+        notifier.onEvent(e);
+      },
       signal,
       // The prompt comes once the run that crossed the threshold is drawn in full.
       decideThreshold: interactive
         ? async (question) => {
             await display.settled();
+            notifier.paused(question);
             return askThreshold(question);
           }
         : undefined,
@@ -58,6 +65,7 @@ export async function campaignSession(input: SessionInput): Promise<CampaignOutc
       notes: input.notes,
     });
     await display.settled();
+    notifier.ended(outcome);
     if (input.mode !== 'quiet') input.out(renderCampaignSummary(outcome.report, outcome.summaryPath));
     if (outcome.status === 'interrupted' || outcome.status === 'stopped') input.note(`resume with: lem resume ${input.store.plan.id}`);
     return outcome;
@@ -65,5 +73,7 @@ export async function campaignSession(input: SessionInput): Promise<CampaignOutc
     dispose();
     await input.session.close();
     input.store.close();
+    // What is still pending gets up to 10 s, so "completed" and "interrupted" are not lost.
+    await notifier.flush();
   }
 }

@@ -1,4 +1,4 @@
-import {spawnSync} from 'node:child_process';
+import {spawn, spawnSync} from 'node:child_process';
 import {mkdtempSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -22,18 +22,38 @@ export function lem(args: string[], options: {cwd?: string; home?: string; env?:
     cwd: options.cwd ?? home,
     encoding: 'utf8',
     timeout: 60_000,
-    env: {
-      ...process.env,
-      LEM_DATA_DIR: join(home, 'data'),
-      LEM_CONFIG_DIR: join(home, 'config'),
-      LEM_CACHE_DIR: join(home, 'cache'),
-      // Device locks are machine-wide by default; tests keep theirs per home.
-      LEM_LOCK_DIR: join(home, 'locks'),
-      NO_COLOR: '1',
-      ...options.env,
-    },
+    env: lemEnv(home, options.env),
   });
   return {status: result.status, stdout: result.stdout, stderr: result.stderr};
+}
+
+/**
+ * `lem` as {@link lem} runs it, but without blocking this process: a test that serves HTTP to lem
+ * (a webhook receiver) must keep its event loop running while lem runs.
+ */
+export function lemAsync(args: string[], options: {cwd?: string; home?: string; env?: NodeJS.ProcessEnv} = {}): Promise<LemRun> {
+  const home = options.home ?? freshHome();
+  const child = spawn(process.execPath, [LEM_BIN, ...args], {cwd: options.cwd ?? home, env: lemEnv(home, options.env)});
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return new Promise((resolve) => child.on('close', (status) => (clearTimeout(timer), resolve({status, stdout, stderr}))));
+}
+
+/** The environment lem runs with in tests: oclif's folders and the device locks in `home`. */
+export function lemEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    LEM_DATA_DIR: join(home, 'data'),
+    LEM_CONFIG_DIR: join(home, 'config'),
+    LEM_CACHE_DIR: join(home, 'cache'),
+    // Device locks are machine-wide by default; tests keep theirs per home.
+    LEM_LOCK_DIR: join(home, 'locks'),
+    NO_COLOR: '1',
+    ...extra,
+  };
 }
 
 export function freshHome(): string {

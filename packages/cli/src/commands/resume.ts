@@ -45,6 +45,7 @@ export default class Resume extends LemCommand<typeof Resume> {
     if (adopted.length > 0) notes.push(`adopted ${adopted.length} result${adopted.length === 1 ? '' : 's'} written just before lem stopped: ${adopted.join(', ')}`);
     if (envChanges.length > 0) notes.push(`continuing across an environment change (--allow-env-change): ${envChanges.join('; ')}`);
     const outcome = await campaignSession({
+      registry,
       planned,
       store,
       session,

@@ -62,6 +62,7 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
       onRunnerWarning: (w) => this.note(`${w.code}: ${w.message}`),
     });
     const outcome = await campaignSession({
+      registry,
       planned,
       store,
       session,
