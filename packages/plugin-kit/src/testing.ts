@@ -8,6 +8,8 @@
  * and `source`. Written by hand because no library parses both help layouts into flag kinds.
  */
 
+import type {LemEvent} from './index.js';
+
 /** What a flag takes, as the reference says. */
 export type FlagSpec =
   | {kind: 'switch'}
@@ -166,3 +168,31 @@ export function sectionParser<Config>(schema: {'~standard': {validate(value: unk
     },
   };
 }
+
+/**
+ * Events as lem sends them, for a notifier's tests: a campaign that completed, and one that was
+ * interrupted with more failures than are listed, long messages and markup characters in its title.
+ */
+export const SAMPLE_EVENTS: {done: LemEvent; interrupted: LemEvent} = (() => {
+  const done: LemEvent = {
+    type: 'campaign:done',
+    at: '2026-12-03T10:00:00.000Z',
+    title: 'Campaign sweep completed: 12 of 12 runs completed',
+    level: 'success',
+    fields: [
+      {name: 'Runs', value: '12 completed, 0 failed, 0 not run'},
+      {name: 'Energy', value: '1.92 MJ'},
+      {name: 'Best energy per output token', value: 'vllm-conc32: 0.412 J/token (95 % CI 0.401 J to 0.423 J, n = 3)'},
+    ],
+    data: {},
+  };
+  const interrupted: LemEvent = {
+    ...done,
+    type: 'campaign:interrupted',
+    level: 'warning',
+    title: 'Campaign sweep interrupted: 3 of 12 runs completed, 40 failed <x> & y',
+    list: {title: 'Failed runs', items: Array.from({length: 10}, (_, i) => `conf-${i} cycle 1: E_SERVER_OOM — ${'x'.repeat(900)}`), total: 40},
+    hint: 'lem resume 20261203-sweep',
+  };
+  return {done, interrupted};
+})();

@@ -1,5 +1,5 @@
 import {API_VERSION, type LemEvent} from '@lem/plugin-kit';
-import {sectionParser} from '@lem/plugin-kit/testing';
+import {SAMPLE_EVENTS, sectionParser} from '@lem/plugin-kit/testing';
 import {describe, expect, it} from 'vitest';
 import registerHook from './hooks/register.js';
 import {COLOURS, configSchema, embed, LIMITS, notifier, render, retryAfterS, type DiscordSettings} from './index.js';
@@ -7,18 +7,7 @@ import {COLOURS, configSchema, embed, LIMITS, notifier, render, retryAfterS, typ
 const {config, validate} = sectionParser<DiscordSettings>(configSchema);
 const URL = 'https://discord.com/api/webhooks/123/SECRETSECRET';
 
-const done: LemEvent = {
-  type: 'campaign:done',
-  at: '2026-12-03T10:00:00.000Z',
-  title: 'Campaign sweep completed: 12 of 12 runs completed',
-  level: 'success',
-  fields: [
-    {name: 'Runs', value: '12 completed, 0 failed, 0 not run'},
-    {name: 'Energy', value: '1.92 MJ'},
-    {name: 'Best energy per output token', value: 'vllm-conc32: 0.412 J/token (95 % CI 0.401 J to 0.423 J, n = 3)'},
-  ],
-  data: {},
-};
+const {done} = SAMPLE_EVENTS;
 const failedMany: LemEvent = {
   ...done,
   type: 'campaign:interrupted',

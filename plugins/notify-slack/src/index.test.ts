@@ -1,5 +1,5 @@
 import {API_VERSION, type LemEvent} from '@lem/plugin-kit';
-import {sectionParser} from '@lem/plugin-kit/testing';
+import {SAMPLE_EVENTS, sectionParser} from '@lem/plugin-kit/testing';
 import {describe, expect, it} from 'vitest';
 import registerHook from './hooks/register.js';
 import {blocks, configSchema, LIMITS, notifier, render, retryAfterS, type SlackSettings} from './index.js';
@@ -7,26 +7,8 @@ import {blocks, configSchema, LIMITS, notifier, render, retryAfterS, type SlackS
 const {config, validate} = sectionParser<SlackSettings>(configSchema);
 const URL = 'https://hooks.slack.com/services/T000/B000/SECRETSECRET';
 
-const done: LemEvent = {
-  type: 'campaign:done',
-  at: '2026-12-03T10:00:00.000Z',
-  title: 'Campaign sweep completed: 12 of 12 runs completed',
-  level: 'success',
-  fields: [
-    {name: 'Runs', value: '12 completed, 0 failed, 0 not run'},
-    {name: 'Energy', value: '1.92 MJ'},
-    {name: 'Best energy per output token', value: 'vllm-conc32: 0.412 J/token (95 % CI 0.401 J to 0.423 J, n = 3)'},
-  ],
-  data: {},
-};
-const interrupted: LemEvent = {
-  ...done,
-  type: 'campaign:interrupted',
-  level: 'warning',
-  title: 'Campaign sweep interrupted: 3 of 12 runs completed, 40 failed <x> & y',
-  list: {title: 'Failed runs', items: Array.from({length: 10}, (_, i) => `conf-${i} cycle 1: E_SERVER_OOM — ${'x'.repeat(900)}`), total: 40},
-  hint: 'lem resume 20261203-sweep',
-};
+const {done} = SAMPLE_EVENTS;
+const {interrupted} = SAMPLE_EVENTS;
 
 /** Every text in Block Kit's limits, as Slack's reference gives them. */
 function expectWithinLimits(body: {text: string; blocks: Array<Record<string, any>>}): void {
