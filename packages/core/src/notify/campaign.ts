@@ -44,8 +44,15 @@ export class CampaignNotifier {
     } else if (e.type === 'cycle') {
       if (this.lastCycle > 0 && e.cycle > this.lastCycle) this.notifications.emit(cycleDoneEvent(this.plan, this.lastCycle, e.cycles));
       this.lastCycle = Math.max(this.lastCycle, e.cycle);
-    } else if (e.type === 'run-end' && e.status === 'failed' && !e.willRetry) {
-      this.notifications.emit(runFailedEvent(this.plan, {configuration: e.run.configuration, cycle: e.run.cycle, attempt: e.attempt, code: e.code, category: e.category, message: e.message}));
+    } else if (e.type === 'experiment' && e.event.type === 'phase') {
+      // No delivery starts inside a run's measured windows (its idle baseline and measurement).
+      if ((e.event.phase === 'idle' || e.event.phase === 'measure') && e.event.state === 'start') this.notifications.hold();
+      if (e.event.phase === 'measure' && e.event.state === 'end') this.notifications.release();
+    } else if (e.type === 'run-end') {
+      this.notifications.release();
+      if (e.status === 'failed' && !e.willRetry) {
+        this.notifications.emit(runFailedEvent(this.plan, {configuration: e.run.configuration, cycle: e.run.cycle, attempt: e.attempt, code: e.code, category: e.category, message: e.message}));
+      }
     }
   }
 

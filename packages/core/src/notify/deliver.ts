@@ -17,6 +17,8 @@ export interface DeliveryOptions {
   maxRetryAfterMs: number;
   /** Aborts the waits between attempts and the attempt in flight (the flush deadline at exit). */
   signal?: AbortSignal;
+  /** Awaited before each attempt: a campaign's measured window holds retries back until it ends. */
+  beforeAttempt?: () => Promise<void>;
 }
 
 export const DEFAULT_DELIVERY: DeliveryOptions = {timeoutMs: 5000, maxAttempts: 4, backoffMs: 1000, maxRetryAfterMs: 60_000};
@@ -73,6 +75,7 @@ function waitBefore(result: Attempt, retry: number, notifier: Pick<NotifierContr
 export async function deliver(request: NotificationRequest, notifier: Pick<NotifierContribution, 'retryAfterS'>, options: DeliveryOptions = DEFAULT_DELIVERY): Promise<DeliveryOutcome> {
   let last: Attempt = {error: 'not sent'};
   for (let n = 1; n <= options.maxAttempts; n++) {
+    await options.beforeAttempt?.();
     last = await attempt(request, options);
     if (!('error' in last) && last.status >= 200 && last.status < 300) return {ok: true, status: last.status, attempts: n, error: null};
     const wait = n < options.maxAttempts && !options.signal?.aborted ? waitBefore(last, n, notifier, options) : null;

@@ -99,6 +99,34 @@ describe('Notifications', () => {
     expect(warnings).toEqual(['W_NOTIFY_FAILED: plain: campaign:interrupted not delivered after 1 attempt: stopped: lem was exiting']);
   });
 
+  it('starts no delivery while held (a run measuring), and every held one once released', async () => {
+    const r = await receiver();
+    const {n} = setup({plain: {webhook_url: r.url()}});
+    n.hold();
+    n.emit(event('campaign:start'));
+    n.emit(event('campaign:done'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(r.received).toHaveLength(0);
+    n.release();
+    await n.flush();
+    expect(r.received.map((x) => (x.body as {type: string}).type).sort()).toEqual(['campaign:done', 'campaign:start']);
+  });
+
+  it('holds a retry back while held, and makes it once released', async () => {
+    const r = await receiver([{status: 500}, {status: 200}]);
+    // The retry waits 400 ms after the 500; the hold comes within a few ms of the first request.
+    const {n, warnings} = setup({plain: {webhook_url: r.url()}}, {delivery: {backoffMs: 400}});
+    n.emit(event('campaign:start'));
+    for (let i = 0; i < 400 && r.received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    n.hold();
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(r.received).toHaveLength(1);
+    n.release();
+    await n.flush();
+    expect(r.received).toHaveLength(2);
+    expect(warnings).toEqual([]);
+  });
+
   it('waits for a slow answer that comes within the flush time', async () => {
     const r = await receiver([{status: 200, delayMs: 500}]);
     const {n, warnings} = setup({plain: {webhook_url: r.url()}});

@@ -61,6 +61,9 @@ function hideUrl(text: string, url: string): string {
 export class Notifications {
   private readonly targets: Target[];
   private readonly pending = new Set<Promise<void>>();
+  private readonly queued: Array<{target: Target; event: LemEvent}> = [];
+  private readonly waiting: Array<() => void> = [];
+  private held = false;
   private readonly abort = new AbortController();
   private readonly delivery: DeliveryOptions;
   /** The delivery log (JSON lines), or null for none; a campaign sets it once its state folder is known. */
@@ -72,7 +75,7 @@ export class Notifications {
       const notifier = options.registry.notifiers.get(id)?.contribution;
       return notifier ? [{id, notifier, settings, events: chosenEvents(settings)}] : [];
     });
-    this.delivery = {...DEFAULT_DELIVERY, ...options.delivery, signal: this.abort.signal};
+    this.delivery = {...DEFAULT_DELIVERY, ...options.delivery, signal: this.abort.signal, beforeAttempt: () => this.unheld()};
   }
 
   /** Whether any notifier is configured at all. */
@@ -80,9 +83,34 @@ export class Notifications {
     return this.targets.length > 0;
   }
 
-  /** Sends `event` to every notifier that wants it, in the background. */
+  /** Sends `event` to every notifier that wants it, in the background (after `release` while held). */
   emit(event: LemEvent): void {
-    for (const target of this.targets) if (target.events.includes(event.type)) this.track(this.send(target, event));
+    for (const target of this.targets) {
+      if (!target.events.includes(event.type)) continue;
+      if (this.held) this.queued.push({target, event});
+      else this.track(this.send(target, event));
+    }
+  }
+
+  /**
+   * Starts no delivery and no retry until `release`: a campaign holds them through each run's idle
+   * baseline and measurement, so no request of lem's own shares the measured window.
+   */
+  hold(): void {
+    this.held = true;
+  }
+
+  /** Starts what was emitted while held, and lets held retries go on. */
+  release(): void {
+    this.held = false;
+    for (const resume of this.waiting.splice(0)) resume();
+    for (const {target, event} of this.queued.splice(0)) this.track(this.send(target, event));
+  }
+
+  /** Resolves once nothing holds deliveries back (at once when nothing does, or once lem is exiting). */
+  private unheld(): Promise<void> {
+    if (!this.held || this.abort.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   /** Sends `event` to one notifier and waits for the outcome (`lem notify test`). */
@@ -94,6 +122,7 @@ export class Notifications {
 
   /** Waits for what is pending, at most `timeoutMs`; then stops it and says what was not delivered. */
   async flush(timeoutMs = FLUSH_TIMEOUT_MS): Promise<void> {
+    this.release();
     if (this.pending.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
@@ -101,6 +130,7 @@ export class Notifications {
     clearTimeout(timer);
     if (this.pending.size > 0) {
       this.abort.abort();
+      for (const resume of this.waiting.splice(0)) resume();
       await Promise.allSettled([...this.pending]);
     }
   }
