@@ -33,7 +33,7 @@ export function jsonSchemaFor(kind: SchemaKind, registry: Registry): JsonSchema 
   }
   if (kind === 'project' && registry.notifiers.size > 0) {
     const notifierProps: Record<string, JsonSchema> = {};
-    for (const [id, {contribution}] of registry.notifiers) notifierProps[id] = contribution.jsonSchema;
+    for (const [id, {contribution}] of [...registry.notifiers].sort(([a], [b]) => a.localeCompare(b))) notifierProps[id] = contribution.jsonSchema;
     properties.notifications = {...properties.notifications, type: 'object', properties: notifierProps, additionalProperties: false};
   }
   return {$schema: 'https://json-schema.org/draft/2020-12/schema', title: TITLES[kind], ...schema};
