@@ -30,3 +30,4 @@ export * from './flops/index.js';
 export * from './provenance/index.js';
 export * from './campaign/index.js';
 export * from './notify/index.js';
+export {diagnose, type Check, type DiagnoseInput, type Diagnosis, type Verdict} from './doctor/diagnose.js';
