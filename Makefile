@@ -9,7 +9,7 @@ ARGS ?=
 .PHONY: help setup build dev test lint bench demo clean docker
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/%/<backend>/' | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 setup: ## Install pnpm (if missing) and the dependencies, then build
 	@command -v pnpm >/dev/null 2>&1 && [ "$$(pnpm --version)" = "$(PNPM_VERSION)" ] || npm install -g --no-fund --no-audit pnpm@$(PNPM_VERSION)
@@ -39,8 +39,7 @@ demo: setup ## Set up this machine and run the quickstart experiment
 docker: build ## Build every backend's container image (lem images build): make docker ARGS="--build-arg BASE=…"
 	$(LEM) images build $(ARGS)
 
-# One backend's image (`make help` lists only plain names): make docker-llamacpp ARGS="--build-arg BASE=…"
-docker-%: build
+docker-%: build ## One backend's image: make docker-llamacpp ARGS="--build-arg BASE=…"
 	$(LEM) images build $* $(ARGS)
 
 clean: ## Remove build outputs
