@@ -31,3 +31,4 @@ export * from './provenance/index.js';
 export * from './campaign/index.js';
 export * from './notify/index.js';
 export {diagnose, type Check, type DiagnoseInput, type Diagnosis, type Verdict} from './doctor/diagnose.js';
+export {CONFIG_FILE, PREFERENCES, SCHEMA_FILE, writeProjectConfig, type InitInput, type InitResult, type Preference} from './init/write-config.js';

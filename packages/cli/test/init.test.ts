@@ -1,0 +1,72 @@
+/**
+ * `lem init --non-interactive` through the real binary: the file it writes, read back by real
+ * commands (each preference observed where it is consumed), the refusal to overwrite, a
+ * reconfigure that keeps what it does not ask about, and bad answers refused at their flag with
+ * nothing written. (The interactive wizard, in a pseudo-terminal, is not there yet.)
+ */
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
+import {describe, expect, it} from 'vitest';
+import {freshHome, lem} from './helpers.js';
+
+const home = freshHome();
+const projectDir = () => mkdtempSync(join(tmpdir(), 'lem-init-'));
+
+describe('lem init --non-interactive', () => {
+  it('writes every preference, with a schema line and the schema beside it, and lem reads them back where they are used', () => {
+    const cwd = projectDir();
+    const run = lem(['init', '--non-interactive', '--runner', 'docker', '--gap-between-experiments', '7', '--gap-between-cycles', '9', '--results-dir', 'out', '--verbosity', 'verbose', '--failure-threshold', '0.25', '--retry-attempts', '2', '--slack-webhook', '${LEM_TEST_UNSET_HOOK}'], {home, cwd});
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stderr).toContain('note: ${LEM_TEST_UNSET_HOOK} is not set in this shell');
+    const text = readFileSync(join(cwd, '.lem-config.yaml'), 'utf8');
+    expect(text.split('\n')[0]).toBe('# yaml-language-server: $schema=./.lem/lem-config.schema.json');
+    expect((JSON.parse(readFileSync(join(cwd, '.lem/lem-config.schema.json'), 'utf8')) as {properties: Record<string, {properties?: object}>}).properties.notifications!.properties).toHaveProperty('slack');
+    expect(text).toMatch(/^runner: docker$/m);
+    expect(text).toContain('webhook_url: ${LEM_TEST_UNSET_HOOK}');
+
+    writeFileSync(join(cwd, 'c.yaml'), 'name: c\nmodel: m.gguf\n');
+    const plan = lem(['campaign', 'run', 'c.yaml', '--dry-run'], {home, cwd, env: {LEM_TEST_UNSET_HOOK: 'https://hooks.example/x'}});
+    expect(plan.status, plan.stderr).toBe(0);
+    for (const [key, value] of [['runner', 'docker'], ['gaps.between_experiments_s', '7'], ['gaps.between_cycles_s', '9'], ['retry.max_attempts', '2'], ['failure_threshold.ratio', '0.25']] as const) {
+      expect(plan.stdout, key).toMatch(new RegExp(`^${key.replace(/\./g, '\\.')} +${value.replace(/\./g, '\\.')} +\\.lem-config\\.yaml:\\d+:\\d+$`, 'm'));
+    }
+    const show = lem(['config', 'show'], {home, cwd, env: {LEM_TEST_UNSET_HOOK: 'https://hooks.example/x'}});
+    expect(show.stdout).toMatch(/^results_dir +out +\.lem-config\.yaml:/m);
+    expect(show.stdout).toMatch(/^verbosity +verbose +\.lem-config\.yaml:/m);
+  });
+
+  it('never overwrites a file without --reconfigure, which keeps the keys and comments it does not ask about', () => {
+    const cwd = projectDir();
+    writeFileSync(join(cwd, '.lem-config.yaml'), '# our lab settings\nrunner: local   # the box has no Docker\nllamacpp:\n  threads: 2\n');
+    const refused = lem(['init', '--non-interactive'], {home, cwd});
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/^Error E_CONFIG_EXISTS: /m);
+    expect(refused.stderr).toMatch(/^Try: lem init --reconfigure/m);
+    const again = lem(['init', '--reconfigure', '--non-interactive', '--gap-between-experiments', '30'], {home, cwd});
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^runner +local +file$/m);
+    expect(again.stdout).toMatch(/^gaps\.between_experiments_s +30 +given$/m);
+    const text = readFileSync(join(cwd, '.lem-config.yaml'), 'utf8');
+    expect(text).toContain('# our lab settings');
+    expect(text).toMatch(/^runner: local # the box has no Docker$/m);
+    expect(text).toMatch(/^llamacpp:\n {2}threads: 2$/m);
+    expect(text).toMatch(/^ {2}between_experiments_s: 30$/m);
+  });
+
+  it('refuses bad answers at their flags and writes nothing', () => {
+    const cwd = projectDir();
+    const run = lem(['init', '--non-interactive', '--failure-threshold', '2', '--retry-attempts', 'x', '--discord-webhook', 'nope'], {home, cwd});
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^Error E_INIT_INVALID: /m);
+    expect(run.stderr).toContain('--failure-threshold: 2: Too big');
+    expect(run.stderr).toContain('--retry-attempts: x: Invalid input');
+    expect(run.stderr).toContain('--discord-webhook: nope: Invalid URL');
+    expect(run.stderr).toMatch(/^Try: lem init … --failure-threshold <value>/m);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(existsSync(join(cwd, '.lem-config.yaml'))).toBe(false);
+    const badChoice = lem(['init', '--non-interactive', '--runner', 'cloud'], {home, cwd});
+    expect(badChoice.status).toBe(2);
+    expect(existsSync(join(cwd, '.lem-config.yaml'))).toBe(false);
+  });
+});
