@@ -201,6 +201,14 @@ describe('errors name file:line:col and the key path', () => {
     expect(llamaOk.settings.dataset).toMatchObject({max_input_tokens: 64});
   });
 
+  it("says a GPU-only backend with no GPUs once, at gpus, instead of the plugin's own counts", async () => {
+    const gpuOnly = defineBackend({...gpuEngine, id: 'gpuonly', gpu: 'required', apis: undefined, fixedOutputLength: undefined});
+    const reg = buildRegistry([{plugin: {name: '@lem/backend-gpuonly', version: '0.1.0'}, result: [gpuOnly]}]);
+    const e = await failure(resolveExperiment({registry: reg, experimentFile: file('e.yaml', 'model: m\nbackend: gpuonly\ngpuonly:\n  tensor_parallel_size: 2\n')}));
+    expect(e.details?.map((d) => [d.path, d.message])).toEqual([['gpus', 'GPU engine needs a GPU and the experiment gives it none']]);
+    expect(e.try[0]).toBe('gpus: [0]   # or a GPU UUID');
+  });
+
   it('points an unknown top-level key at plugins when it may be an uninstalled backend', async () => {
     const e = await failure(resolveExperiment({registry, experimentFile: file('e.yaml', 'model: m\nvllm:\n  max_num_seqs: 8\n')}));
     expect(e.details?.[0]?.message).toContain('lem plugins install @lem/backend-vllm');

@@ -826,6 +826,11 @@ function backendRuleIssues(backend: RegisteredBackend, backendConfig: unknown, s
       try: ['workload.fixed_output_length: false   # outputs may end early; lem reports the tokens each produced'],
     });
   }
+  if (c.gpu === 'required' && settings.gpus.length === 0) {
+    // Said once, at the key to set; the plugin's own rules would count GPUs against none.
+    found.push({...toDetail({path: ['gpus'], message: `${c.displayName} needs a GPU and the experiment gives it none`}, layers), try: ['gpus: [0]   # or a GPU UUID']});
+    return found;
+  }
   if (!c.check) return found;
   let issues: ConfigIssue[];
   try {
