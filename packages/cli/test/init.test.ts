@@ -36,6 +36,23 @@ describe('lem init --non-interactive', () => {
     expect(show.stdout).toMatch(/^verbosity +verbose +\.lem-config\.yaml:/m);
   });
 
+  it('the default backend, dataset and container preferences reach a campaign plan', () => {
+    const cwd = projectDir();
+    const run = lem(['init', '--non-interactive', '--runner', 'docker', '--backend', 'vllm', '--container-strategy', 'persistent', '--container-startup', 'lazy', '--container-warmup-delay', '3', '--container-teardown', 'false'], {home, cwd});
+    expect(run.status, run.stderr).toBe(0);
+    writeFileSync(join(cwd, 'c.yaml'), 'name: c\nmodel: m/x\ngpus: [0]\n');
+    const plan = lem(['campaign', 'run', 'c.yaml', '--dry-run'], {home, cwd});
+    expect(plan.status, plan.stderr).toBe(0);
+    for (const [key, value] of [['backend', 'vllm'], ['docker.strategy', 'persistent'], ['docker.startup', 'lazy'], ['docker.warmup_delay_s', '3'], ['docker.auto_teardown', 'false']] as const) {
+      expect(plan.stdout, key).toMatch(new RegExp(`^${key.replace(/\./g, '\\.')} +${value} +\\.lem-config\\.yaml:\\d+:\\d+$`, 'm'));
+    }
+    // The default dataset: AI Energy Score is refused until it is fetched, which is how a plan uses it.
+    expect(lem(['init', '--reconfigure', '--non-interactive', '--dataset', 'aienergyscore'], {home, cwd}).status).toBe(0);
+    const refused = lem(['campaign', 'run', 'c.yaml', '--dry-run'], {home, cwd});
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/^Try: lem datasets fetch aienergyscore$/m);
+  });
+
   it('never overwrites a file without --reconfigure, which keeps the keys and comments it does not ask about', () => {
     const cwd = projectDir();
     writeFileSync(join(cwd, '.lem-config.yaml'), '# our lab settings\nrunner: local   # the box has no Docker\nllamacpp:\n  threads: 2\n');
