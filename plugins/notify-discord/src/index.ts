@@ -49,13 +49,13 @@ function description(event: LemEvent, budget: number): string | undefined {
   const parts: string[] = [];
   if (event.list && event.list.items.length > 0) {
     const lines = event.list.items.map((item) => `• ${item}`);
-    const render = (shown: string[]) => `**${event.list!.title}** (${event.list!.total})\n${shown.join('\n')}${event.list!.total > shown.length ? `\n…and ${event.list!.total - shown.length} more` : ''}`;
+    const listText = (shown: string[]) => `**${event.list!.title}** (${event.list!.total})\n${shown.join('\n')}${event.list!.total > shown.length ? `\n…and ${event.list!.total - shown.length} more` : ''}`;
     const limit = Math.min(LIMITS.description, budget) - 200;
-    let text = render(lines);
+    let text = listText(lines);
     // Within the limit whatever the messages' lengths: the last lines give way to a count.
     while (text.length > limit && lines.length > 1) {
       lines.pop();
-      text = render(lines);
+      text = listText(lines);
     }
     parts.push(text);
   }

@@ -174,7 +174,10 @@ export function varyingKeys(resolved: ResolvedExperiment[]): string[] {
   const byBackend = new Map<string, ResolvedExperiment[]>();
   for (const r of resolved) {
     const id = r.backend?.contribution.id;
-    if (id !== undefined) byBackend.set(id, [...(byBackend.get(id) ?? []), r]);
+    if (id === undefined) continue;
+    const group = byBackend.get(id);
+    if (group) group.push(r);
+    else byBackend.set(id, [r]);
   }
   for (const group of byBackend.values()) for (const key of varyingAmong(group, sectionOf)) varying.add(key);
   const order: string[] = [];

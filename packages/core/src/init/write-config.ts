@@ -80,8 +80,7 @@ function typed(p: Preference, text: string): unknown {
 }
 
 /** The built-in default of a key, from the project schema itself. */
-function builtInDefault(key: string): unknown {
-  const defaults = projectConfigSchema.parse({}) as Record<string, unknown>;
+function builtInDefault(defaults: Record<string, unknown>, key: string): unknown {
   return key.split('.').reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], defaults);
 }
 
@@ -94,6 +93,7 @@ function existingDocument(path: string, reconfigure: boolean): Document | null {
 /** Builds the document: each preference given, else kept from the file, else its default. */
 function preferenceValues(doc: Document, fromFile: boolean, values: Record<string, string>): InitResult['written'] {
   const written: InitResult['written'] = [];
+  const defaults = projectConfigSchema.parse({}) as Record<string, unknown>;
   for (const p of PREFERENCES) {
     const path = p.key.split('.');
     if (values[p.key] !== undefined) {
@@ -102,8 +102,9 @@ function preferenceValues(doc: Document, fromFile: boolean, values: Record<strin
     } else if (fromFile && doc.hasIn(path)) {
       written.push({key: p.key, value: doc.getIn(path), from: 'file'});
     } else if (!OPTIONAL.has(p.key)) {
-      doc.setIn(path, builtInDefault(p.key));
-      written.push({key: p.key, value: builtInDefault(p.key), from: 'default'});
+      const value = builtInDefault(defaults, p.key);
+      doc.setIn(path, value);
+      written.push({key: p.key, value, from: 'default'});
     }
   }
   return written;
