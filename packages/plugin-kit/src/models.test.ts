@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {placeModel, readReportedSettings, sectionJsonSchema, servedModelRef} from './index.js';
+import {isGgufFile, placeModel, readReportedSettings, sectionJsonSchema, servedModelRef} from './index.js';
 
 describe('placeModel', () => {
   it('passes a hub id as is', () => {
@@ -14,6 +14,12 @@ describe('placeModel', () => {
     const gguf = (p: string) => p.endsWith('.gguf');
     expect(placeModel('/data/q/model.Q4.gguf', '/models', gguf)).toEqual({arg: '/models/q/model.Q4.gguf', mount: {hostPath: '/data/q', containerPath: '/models/q', readOnly: true}});
     expect(placeModel('/data/q/model.Q4.gguf', '/models').arg).toBe('/models/model.Q4.gguf');
+  });
+});
+
+describe('isGgufFile', () => {
+  it('tells a .gguf file by its name, whatever the case, from folders and hub ids', () => {
+    expect(['/m/a.gguf', 'q4.GGUF', 'org/name', '/m/folder', 'x.gguf.part'].map(isGgufFile)).toEqual([true, true, false, false, false]);
   });
 });
 

@@ -5,6 +5,11 @@
 import {posix} from 'node:path';
 import type {Mount, ServerContext} from './server.js';
 
+/** Whether a model reference names a single GGUF file (the one format several engines read as one file), by name only. */
+export function isGgufFile(ref: string): boolean {
+  return /\.gguf$/i.test(ref);
+}
+
 /** A model as the engine's command line gives it, and the mount that makes it visible when it is a host path. */
 export interface ModelPlacement {
   arg: string;

@@ -6,7 +6,7 @@
  * sizes at start-up from the GPU or the model are passed only when the section sets them, and lem
  * reads the chosen ones from the log (index.ts).
  */
-import {placeModel as placeHostModel, servedModelRef as servedModel, type ModelPlacement, type ServerContext} from '@lem/plugin-kit';
+import {isGgufFile, placeModel as placeHostModel, servedModelRef as servedModel, type ModelPlacement, type ServerContext} from '@lem/plugin-kit';
 import type {SglangConfig, SpeculativeConfig} from './schema.js';
 
 /** Where the served model's folder is mounted, read-only, in the container. */
@@ -19,7 +19,7 @@ export const CONTAINER_DRAFT_DIR = '/draft-models';
  * itself, a single file its folder (SGLang serves only GGUF models as one file). By name only.
  */
 export function placeModel(ref: string, dir: string): ModelPlacement {
-  return placeHostModel(ref, dir, (path) => /\.gguf$/i.test(path));
+  return placeHostModel(ref, dir, isGgufFile);
 }
 
 /** The model lem serves: the section's `model_path` when it is a hub id or absolute, else lem's resolved model. */

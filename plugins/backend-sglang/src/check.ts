@@ -4,11 +4,10 @@
  * experiment asked for. Pure. Sources: ServerArgs.check_server_args and the start-up handlers of
  * python/sglang/srt/server_args.py, python/sglang/srt/arg_groups/speculative_hook.py.
  */
-import type {CheckContext, ConfigIssue} from '@lem/plugin-kit';
+import {isGgufFile, type CheckContext, type ConfigIssue} from '@lem/plugin-kit';
 import {DRAFT_MODEL_ALGORITHMS, EAGLE_FAMILY_ALGORITHMS, type SglangConfig, type SpeculativeConfig} from './schema.js';
 
 const isOneOf = (list: readonly string[], value: string): boolean => list.includes(value);
-const isGguf = (model: string): boolean => /\.gguf$/i.test(model);
 
 function parallelIssues(cfg: SglangConfig, ctx: CheckContext): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
@@ -59,9 +58,9 @@ function modelIssues(cfg: SglangConfig, ctx: CheckContext): ConfigIssue[] {
   if (served.includes(':')) {
     issues.push({path: ['model_path'], message: `SGLang serves the model under its name, and refuses a name with a colon (reserved for model:adapter), but ${where} is ${served}`, try: 'serve the model from a path or hub id without a colon'});
   }
-  if (cfg.quantization === 'gguf' && !isGguf(served)) {
+  if (cfg.quantization === 'gguf' && !isGgufFile(served)) {
     issues.push({path: ['quantization'], message: `quantization gguf needs a .gguf file, but ${where} is ${served}`, try: 'set model_path to the .gguf file, or remove quantization'});
-  } else if (cfg.quantization !== undefined && cfg.quantization !== 'gguf' && isGguf(served)) {
+  } else if (cfg.quantization !== undefined && cfg.quantization !== 'gguf' && isGgufFile(served)) {
     issues.push({path: ['quantization'], message: `${where} ${served} is a GGUF file, which SGLang reads only as quantization gguf, not ${cfg.quantization}`, try: 'remove quantization (SGLang detects GGUF), or serve a checkpoint of that format'});
   }
   return issues;

@@ -3,12 +3,11 @@
  * start-up (minutes into a launch), or accept while ignoring a setting the experiment asked for.
  * Pure.
  */
-import type {CheckContext, ConfigIssue} from '@lem/plugin-kit';
+import {isGgufFile, type CheckContext, type ConfigIssue} from '@lem/plugin-kit';
 import {DRAFT_MODEL_METHODS, NGRAM_METHODS, type SpeculativeConfig, type VllmConfig} from './schema.js';
 
 const needsDraftModel = (method: string): boolean => (DRAFT_MODEL_METHODS as readonly string[]).includes(method);
 const isNgram = (method: string): boolean => (NGRAM_METHODS as readonly string[]).includes(method);
-const isGguf = (model: string): boolean => /\.gguf$/i.test(model);
 
 function parallelIssues(cfg: VllmConfig, ctx: CheckContext): ConfigIssue[] {
   const tp = cfg.tensor_parallel_size;
@@ -61,10 +60,10 @@ function batchIssues(cfg: VllmConfig): ConfigIssue[] {
 function ggufIssues(cfg: VllmConfig, ctx: CheckContext): ConfigIssue[] {
   const served = cfg.model_path ?? ctx.model;
   const where = cfg.model_path === undefined ? 'the experiment\'s model' : 'model_path';
-  if (cfg.quantization === 'gguf' && !isGguf(served)) {
+  if (cfg.quantization === 'gguf' && !isGgufFile(served)) {
     return [{path: ['quantization'], message: `quantization gguf needs a .gguf file, but ${where} is ${served}`, try: 'set model_path to the .gguf file, or remove quantization'}];
   }
-  if (cfg.quantization !== undefined && cfg.quantization !== 'gguf' && isGguf(served)) {
+  if (cfg.quantization !== undefined && cfg.quantization !== 'gguf' && isGgufFile(served)) {
     return [{path: ['quantization'], message: `${where} ${served} is a GGUF file, which vLLM reads only as quantization gguf, not ${cfg.quantization}`, try: 'remove quantization (vLLM detects GGUF), or serve a checkpoint of that format'}];
   }
   return [];

@@ -1,3 +1,4 @@
+import {isGgufFile} from '@lem/plugin-kit';
 /** Key paths as arrays (`['experiments', 2, 'vllm']`) and as text (`experiments[2].vllm`). */
 export type KeyPath = ReadonlyArray<string | number>;
 
@@ -70,5 +71,5 @@ export function closest(word: string, candidates: Iterable<string>): string | un
  * the GPU engines also take as hub ids; a folder relative to the file is written `./models/x`.
  */
 export function isModelPath(ref: string): boolean {
-  return ref.startsWith('/') || ref.startsWith('.') || /\.gguf$/i.test(ref);
+  return ref.startsWith('/') || ref.startsWith('.') || isGgufFile(ref);
 }
