@@ -1,12 +1,8 @@
 import {createHash} from 'node:crypto';
 import {mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync} from 'node:fs';
-import {createServer, type IncomingMessage, type Server} from 'node:http';
-import type {AddressInfo} from 'node:net';
 import {tmpdir} from 'node:os';
 import {join, relative} from 'node:path';
-import {gzipSync} from 'node:zlib';
 import {parquetMetadata} from 'hyparquet';
-import {parquetWriteBuffer, type ColumnSource} from 'hyparquet-writer';
 import {afterAll, afterEach, beforeAll, beforeEach, describe, expect, it} from 'vitest';
 import {datasetSchema} from '../config/schemas.js';
 import type {CodedError} from '../errors.js';
@@ -19,102 +15,29 @@ import {
   loadAienergyscore,
 } from './aienergyscore.js';
 import {checkDatasetAvailable, loadPrompts} from './index.js';
+import {HUB_DATASET, HUB_ROWS, RESOLVED_MAIN, startHub, type Hub} from './__fixtures__/hub.js';
 
 const PINNED = AIENERGYSCORE_SOURCE.revision;
-const RESOLVED_MAIN = 'c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00';
-const rows: Array<string | null> = Array.from({length: 120}, (_, i) => (i === 7 ? null : i === 8 ? ' ' : `AI Energy Score style prompt ${i}: ${'context '.repeat(i % 30)}`));
-
-/**
- * A Parquet file written by hyparquet-writer: Snappy, row groups of 50 rows, small pages. Columns
- * may override the codec; GZIP is given a compressor here, but the reader has none for it.
- */
-function parquetFile(columnData: ColumnSource[]): Buffer {
-  return Buffer.from(parquetWriteBuffer({columnData, codec: 'SNAPPY', compressors: {GZIP: (input) => gzipSync(input)}, rowGroupSize: 50, pageSize: 1024}));
-}
-
-// Shaped like the Hub's file: an optional UTF8 `text` column (with a null and a blank) beside
-// another column. That `id` column is GZIP-compressed, which hyparquet cannot decompress without
-// hyparquet-compressors: the file loads only if the reader decodes `text` alone.
-const dataset = parquetFile([
-  {name: 'id', data: BigInt64Array.from(rows, (_, i) => BigInt(i)), type: 'INT64', codec: 'GZIP'},
-  {name: 'text', data: rows, type: 'STRING'},
-]);
-/** Parquet files that are not the dataset. */
-const wrongFiles = {
-  'no-text-column': parquetFile([{name: 'prompt', data: ['a prompt', 'another'], type: 'STRING'}]),
-  'int-text-column': parquetFile([{name: 'text', data: Int32Array.from([1, 2, 3]), type: 'INT32'}]),
-  'no-prompt': parquetFile([{name: 'text', data: [null, ' ', ''], type: 'STRING'}]),
-};
-
-type Mode = 'ok' | 'not-found' | 'html' | 'truncated' | 'short-chunked' | 'forbidden' | keyof typeof wrongFiles;
-let mode: Mode = 'ok';
-const hubRequests: Array<{url: string; auth: string | undefined}> = [];
-const cdnRequests: Array<{url: string; auth: string | undefined}> = [];
-
-function listen(server: Server): Promise<string> {
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
-}
-
-let cdnUrl: string;
-let hubUrl: string;
-let deadUrl: string;
-
-// The file store: a different origin, as the Hub's is.
-const cdn = createServer((req: IncomingMessage, res) => {
-  cdnRequests.push({url: req.url ?? '', auth: req.headers.authorization});
-  if (mode === 'truncated') {
-    res.writeHead(200, {'content-length': String(dataset.length)});
-    res.write(dataset.subarray(0, 300));
-    setTimeout(() => res.destroy(), 10);
-    return;
-  }
-  if (mode === 'short-chunked') {
-    res.writeHead(200, {'transfer-encoding': 'chunked'});
-    res.end(dataset.subarray(0, dataset.length - 100));
-    return;
-  }
-  const body = mode === 'no-text-column' || mode === 'int-text-column' || mode === 'no-prompt' ? wrongFiles[mode] : dataset;
-  res.writeHead(200, {'content-length': String(body.length), 'content-type': 'application/octet-stream'});
-  res.end(body);
-});
-
-// The Hub: `resolve` answers with a redirect to the file store and the commit it resolved.
-const hub = createServer((req: IncomingMessage, res) => {
-  hubRequests.push({url: req.url ?? '', auth: req.headers.authorization});
-  const match = /^\/datasets\/AIEnergyScore\/text_generation\/resolve\/([^/]+)\/data\/train-00000-of-00001\.parquet$/u.exec(req.url ?? '');
-  if (!match || mode === 'not-found') {
-    res.writeHead(404, {'content-type': 'text/plain'}).end('Entry not found');
-    return;
-  }
-  if (mode === 'forbidden') {
-    res.writeHead(401).end('Unauthorized');
-    return;
-  }
-  if (mode === 'html') {
-    res.writeHead(200, {'content-type': 'text/html'}).end('<!doctype html><title>Sign in</title>');
-    return;
-  }
-  const revision = decodeURIComponent(match[1]!);
-  res.writeHead(302, {location: `${cdnUrl}/files/${encodeURIComponent(revision)}.parquet`, 'x-repo-commit': revision === 'main' ? RESOLVED_MAIN : revision});
-  res.end();
-});
+let hub: Hub;
+const rows = HUB_ROWS;
+const dataset = HUB_DATASET;
 
 let cacheDir: string;
 const savedEnv = {endpoint: process.env.HF_ENDPOINT, token: process.env.HF_TOKEN};
 
+let hubUrl: string;
+let cdnUrl: string;
+let deadUrl: string;
+let hubRequests: Hub['hubRequests'];
+let cdnRequests: Hub['cdnRequests'];
+
 beforeAll(async () => {
-  cdnUrl = await listen(cdn);
-  hubUrl = await listen(hub);
-  const dead = createServer();
-  deadUrl = await listen(dead);
-  await new Promise((resolve) => dead.close(resolve)); // nothing listens there now: connection refused
+  hub = await startHub();
+  ({hubUrl, cdnUrl, deadUrl, hubRequests, cdnRequests} = hub);
 });
-afterAll(async () => {
-  await new Promise((resolve) => hub.close(resolve));
-  await new Promise((resolve) => cdn.close(resolve));
-});
+afterAll(() => hub.close());
 beforeEach(() => {
-  mode = 'ok';
+  hub.mode = 'ok';
   hubRequests.length = 0;
   cdnRequests.length = 0;
   cacheDir = mkdtempSync(join(tmpdir(), 'lem-aes-'));
@@ -217,7 +140,7 @@ describe('fetchAienergyscore', () => {
   });
 
   it('fails with E_DATASET_FETCH naming the URL and HF_ENDPOINT on a 404', async () => {
-    mode = 'not-found';
+    hub.mode = 'not-found';
     const error = await rejection(fetchAienergyscore({cacheDir}));
     expect(error.code).toBe('E_DATASET_FETCH');
     expect(error.exitCode).toBe(2);
@@ -229,7 +152,7 @@ describe('fetchAienergyscore', () => {
   });
 
   it('asks for a token on 401', async () => {
-    mode = 'forbidden';
+    hub.mode = 'forbidden';
     const error = await rejection(fetchAienergyscore({cacheDir}));
     expect(error.code).toBe('E_DATASET_FETCH');
     expect(error.try.join('\n')).toContain('HF_TOKEN');
@@ -253,7 +176,7 @@ describe('fetchAienergyscore', () => {
     ['a Parquet file whose text column holds numbers', 'int-text-column', /is not the dataset: column "text" is INT32, not a string/],
     ['a Parquet file whose text column is empty', 'no-prompt', /is not the dataset: the file holds no prompt/],
   ] as const)('rejects %s and leaves no cache file', async (_what, m, pattern) => {
-    mode = m;
+    hub.mode = m;
     const error = await rejection(fetchAienergyscore({cacheDir}));
     expect(error.code).toBe('E_DATASET_FETCH');
     expect(error.message).toMatch(pattern);
@@ -263,7 +186,7 @@ describe('fetchAienergyscore', () => {
 
   it('keeps a valid cache when a forced download fails', async () => {
     await fetchAienergyscore({cacheDir});
-    mode = 'html';
+    hub.mode = 'html';
     await expect(fetchAienergyscore({cacheDir, force: true})).rejects.toMatchObject({code: 'E_DATASET_FETCH'});
     expect(cacheFiles()).toEqual([join('aienergyscore', PINNED, 'manifest.json'), join('aienergyscore', PINNED, 'text_generation.parquet')]);
     expect(await loadAienergyscore(cacheDir)).toHaveLength(118);
