@@ -1,6 +1,7 @@
-import {Args, Flags} from '@oclif/core';
+import {Args} from '@oclif/core';
 import {buildImage, codedError, configError, ErrorCodes, isCodedError, pingEngine, requireImage, type BuildResult, type CodedError, type RegisteredBackend, type Registry} from '@lem/core';
 import {LemCommand} from '../../base-command.js';
+import {buildArgFlag, builtLine, parseBuildArgs} from '../../image-build.js';
 import {dim} from '../../render.js';
 import {engineOf} from '../../results-dir.js';
 
@@ -16,7 +17,7 @@ export default class ImagesBuild extends LemCommand<typeof ImagesBuild> {
   static override strict = false;
   static override args = {backend: Args.string({description: 'Backend ids to build, one or more (default: every backend with an image).'})};
   static override flags = {
-    'build-arg': Flags.string({description: 'A Dockerfile build argument, KEY=VALUE, over the plugin\'s own (repeatable).', multiple: true}),
+    'build-arg': buildArgFlag,
   };
 
   public async run(): Promise<{engine: string; built: BuildResult[]}> {
@@ -44,12 +45,6 @@ export default class ImagesBuild extends LemCommand<typeof ImagesBuild> {
     if (failed.length > 0) throw notAllBuilt(failed, backends.length, built);
     return {engine: engine.host, built};
   }
-}
-
-function builtLine(result: BuildResult): string {
-  const size = result.sizeBytes === null ? '' : `, ${(result.sizeBytes / 1e6).toFixed(1)} MB`;
-  const from = result.baseImages.map((b) => (b.digest ? `${b.ref} (${b.digest.slice(b.digest.indexOf('@') + 1)})` : b.ref)).join(', ') || 'scratch';
-  return `Built ${result.ref} (${result.id.slice(0, 19)}${size}) from ${from} in ${(result.durationMs / 1000).toFixed(1)} s`;
 }
 
 /** The images that were not built, each with its own error, after those that were. */
@@ -83,13 +78,3 @@ function selectBackends(registry: Registry, ids: string[]): RegisteredBackend[] 
   return chosen;
 }
 
-/** `--build-arg KEY=VALUE` flags as a map; a malformed one is a usage error. */
-function parseBuildArgs(pairs: string[]): Record<string, string> {
-  const args: Record<string, string> = {};
-  for (const pair of pairs) {
-    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
-    if (!match) throw configError(ErrorCodes.usage, `--build-arg ${pair} is not KEY=VALUE`, ['--build-arg BASE=node:20-bookworm-slim']);
-    args[match[1]!] = match[2]!;
-  }
-  return args;
-}
