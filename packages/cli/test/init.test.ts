@@ -2,13 +2,15 @@
  * `lem init --non-interactive` through the real binary: the file it writes, read back by real
  * commands (each preference observed where it is consumed), the refusal to overwrite, a
  * reconfigure that keeps what it does not ask about, and bad answers refused at their flag with
- * nothing written. (The interactive wizard, in a pseudo-terminal, is not there yet.)
+ * nothing written; webhooks as secrets; the dataset fetched with --yes. The wizard in a terminal
+ * is init-wizard.test.ts.
  */
 import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
-import {describe, expect, it} from 'vitest';
-import {freshHome, lem} from './helpers.js';
+import {afterAll, beforeAll, describe, expect, it} from 'vitest';
+import {startHub, type Hub} from '../../core/src/datasets/__fixtures__/hub.js';
+import {freshHome, lem, lemAsync} from './helpers.js';
 
 const home = freshHome();
 const projectDir = () => mkdtempSync(join(tmpdir(), 'lem-init-'));
@@ -78,7 +80,8 @@ describe('lem init --non-interactive', () => {
     expect(run.stderr).toMatch(/^Error E_INIT_INVALID: /m);
     expect(run.stderr).toContain('--failure-threshold: 2: Too big');
     expect(run.stderr).toContain('--retry-attempts: x: Invalid input');
-    expect(run.stderr).toContain('--discord-webhook: nope: Invalid URL');
+    expect(run.stderr).toMatch(/--discord-webhook: Invalid URL/);
+    expect(run.stderr).not.toContain('nope'); // a webhook is a secret: not repeated
     expect(run.stderr).toMatch(/^Try: lem init … --failure-threshold <value>/m);
     expect(run.stderr).not.toMatch(/^\s+at /m);
     expect(existsSync(join(cwd, '.lem-config.yaml'))).toBe(false);
@@ -86,4 +89,55 @@ describe('lem init --non-interactive', () => {
     expect(badChoice.status).toBe(2);
     expect(existsSync(join(cwd, '.lem-config.yaml'))).toBe(false);
   });
+
+  it('a literal webhook is written but never printed; an empty one removes its notifier; events are checked by the notifier', () => {
+    const cwd = projectDir();
+    const secret = 'https://hooks.slack.com/services/T1/B1/verysecretvalue';
+    const run = lem(['init', '--non-interactive', '--slack-webhook', secret, '--slack-events', 'campaign:done,campaign:run-failed'], {home, cwd});
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout + run.stderr).not.toContain('verysecretvalue');
+    expect(run.stdout).toMatch(/^notifications\.slack\.webhook_url +\[redacted\] +given$/m);
+    expect(run.stdout).toMatch(/^notifications\.slack\.events +\["campaign:done","campaign:run-failed"\] +given$/m);
+    expect(readFileSync(join(cwd, '.lem-config.yaml'), 'utf8')).toContain(`webhook_url: ${secret}`);
+
+    const badEvents = lem(['init', '--reconfigure', '--non-interactive', '--slack-events', 'campaign:done,lunch'], {home, cwd});
+    expect(badEvents.status).toBe(2);
+    expect(badEvents.stderr).toMatch(/^ {2}--slack-events: campaign:done,lunch: Invalid option/m);
+
+    const removed = lem(['init', '--reconfigure', '--non-interactive', '--slack-webhook', ''], {home, cwd});
+    expect(removed.status, removed.stderr).toBe(0);
+    expect(readFileSync(join(cwd, '.lem-config.yaml'), 'utf8')).not.toContain('slack');
+  });
+
+  it('a results folder that is a file is refused at --results-dir', () => {
+    const cwd = projectDir();
+    writeFileSync(join(cwd, 'taken'), 'not a folder');
+    const run = lem(['init', '--non-interactive', '--results-dir', 'taken'], {home, cwd});
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^ {2}--results-dir: taken: .*taken is a file, not a folder$/m);
+    expect(existsSync(join(cwd, '.lem-config.yaml'))).toBe(false);
+  });
 });
+
+describe('lem init --non-interactive and the AI Energy Score prompts', () => {
+  let hub: Hub;
+  beforeAll(async () => {
+    hub = await startHub();
+  });
+  afterAll(() => hub.close());
+
+  it('says how to fetch them without --yes, and fetches them from HF_ENDPOINT with --yes', async () => {
+    const cwd = projectDir();
+    const env = {HF_ENDPOINT: hub.hubUrl};
+    const home = freshHome();
+    const plain = await lemAsync(['init', '--non-interactive', '--dataset', 'aienergyscore'], {home, cwd, env});
+    expect(plain.status, plain.stderr).toBe(0);
+    expect(plain.stderr).toMatch(/lem datasets fetch aienergyscore/);
+    expect(hub.hubRequests).toHaveLength(0);
+    const yes = await lemAsync(['init', '--reconfigure', '--non-interactive', '--yes', '--dataset', 'aienergyscore'], {home, cwd, env});
+    expect(yes.status, yes.stderr).toBe(0);
+    expect(yes.stdout).toMatch(/^Fetched 118 prompts \(revision [0-9a-f]{40}\)/m);
+    expect(hub.hubRequests.length).toBeGreaterThan(0);
+  });
+});
+

@@ -31,4 +31,6 @@ export * from './provenance/index.js';
 export * from './campaign/index.js';
 export * from './notify/index.js';
 export {diagnose, type Check, type DiagnoseInput, type Diagnosis, type Verdict} from './doctor/diagnose.js';
-export {CONFIG_FILE, PREFERENCES, SCHEMA_FILE, writeProjectConfig, type InitInput, type InitResult, type Preference} from './init/write-config.js';
+export {checkAnswer, CONFIG_FILE, currentAnswers, SCHEMA_FILE, writeProjectConfig, type CurrentAnswers, type InitInput, type InitResult} from './init/write-config.js';
+export {PREFERENCES, type Answers, type Preference} from './init/preferences.js';
+export {INIT_HINT, initHintDue} from './init/hint.js';
