@@ -6,6 +6,8 @@ import {
   ExitCode,
   findProjectRoot,
   formatCodedError,
+  INIT_HINT,
+  initHintDue,
   isCodedError,
   loadProjectConfig,
   reapContainersAtStart,
@@ -49,6 +51,19 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
     this.flags = flags as BaseFlags<T>;
     this.args = args as BaseArgs<T>;
     await reapContainersAtStart();
+    this.hintInit();
+  }
+
+  /** Once per project without `.lem-config.yaml`, to a human at a terminal: `lem init` exists. */
+  private hintInit(): void {
+    if (this.id === 'init' || this.flags.quiet || this.jsonEnabled() || !process.stderr.isTTY) return;
+    let root: string;
+    try {
+      root = this.project().root;
+    } catch {
+      return; // a bad --project-root is the command's to report
+    }
+    if (initHintDue(this.config.dataDir, root)) this.note(dim(INIT_HINT, process.stderr));
   }
 
   /** Registered backends and notifiers; plugin problems are printed once as named warnings. */
