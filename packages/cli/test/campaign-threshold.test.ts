@@ -5,13 +5,14 @@
  * small plain-JavaScript backend plugin (fixtures/campaign-server.mjs) that fails at start,
  * fails once, never becomes ready, or serves — what the tiny llama.cpp model cannot do on demand.
  */
-import {spawn, spawnSync} from 'node:child_process';
+import {spawnSync} from 'node:child_process';
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
-import {externalPlugin, freshHome, lem, LEM_BIN} from './helpers.js';
+import {spawnPty} from './__fixtures__/pty.js';
+import {externalPlugin, freshHome, lem, LEM_BIN, lemEnv} from './helpers.js';
 
 const server = fileURLToPath(new URL('./fixtures/campaign-server.mjs', import.meta.url));
 let home: string;
@@ -88,30 +89,18 @@ function fakeServers(): string[] {
 }
 
 /**
- * Runs lem in a real pseudo-terminal (util-linux `script`, 200 columns), as a human at a
- * terminal would: each step's keys are typed once its pattern shows in what the terminal printed
- * since the step before. CI is unset for lem: a terminal draws with Listr2 and asks.
+ * Runs lem in a real pseudo-terminal (200 columns), as a human at a terminal would: each step's
+ * keys are typed once its pattern shows in what the terminal printed since the step before. CI is
+ * unset for lem: a terminal draws with Listr2 and asks.
  */
-function inTerminal(args: string[], cwd: string, steps: Array<{after: RegExp; keys: string}> = []): Promise<{status: number | null; output: string}> {
-  const quote = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-  const command = `stty cols 200 rows 50; exec ${[process.execPath, LEM_BIN, ...args].map(quote).join(' ')}`;
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'CI'));
-  const child = spawn('script', ['-qfec', command, '/dev/null'], {
-    cwd,
-    env: {...env, LEM_DATA_DIR: join(home, 'data'), LEM_CONFIG_DIR: join(home, 'config'), LEM_CACHE_DIR: join(home, 'cache'), LEM_LOCK_DIR: join(home, 'locks'), NO_COLOR: '1'},
-  });
-  let output = '';
-  let mark = 0;
-  let step = 0;
-  child.stdout.on('data', (d: Buffer) => {
-    output += d.toString();
-    if (step < steps.length && steps[step]!.after.test(output.slice(mark))) {
-      child.stdin.write(steps[step]!.keys);
-      mark = output.length;
-      step++;
-    }
-  });
-  return new Promise((resolve) => child.on('exit', (status) => resolve({status, output})));
+async function inTerminal(args: string[], cwd: string, steps: Array<{after: RegExp; keys: string}> = []): Promise<{status: number | null; output: string}> {
+  const env = Object.fromEntries(Object.entries(lemEnv(home)).filter(([k]) => k !== 'CI'));
+  const pty = spawnPty([process.execPath, LEM_BIN, ...args], {cwd, env, cols: 200});
+  for (const step of steps) {
+    await pty.waitFor(step.after, 120_000);
+    pty.write(step.keys);
+  }
+  return {status: await pty.exited, output: pty.screen()};
 }
 
 const DOWN = '\u001B[B';
