@@ -15,6 +15,8 @@ import {
   type LoadedFile,
   type ProjectRoot,
   type Registry,
+  type Verbosity,
+  verbositySchema,
 } from '@lem/core';
 import './hooks.js';
 import {loadRegistry} from './registry.js';
@@ -44,6 +46,7 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
   protected flags!: BaseFlags<T>;
   protected args!: BaseArgs<T>;
   #registry?: Registry;
+  #projectVerbosity?: Verbosity;
 
   public override async init(): Promise<void> {
     await super.init();
@@ -56,7 +59,7 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
 
   /** Once per project without `.lem-config.yaml`, to a human at a terminal: `lem init` exists. */
   private hintInit(): void {
-    if (this.id === 'init' || this.flags.quiet || this.jsonEnabled() || !process.stderr.isTTY) return;
+    if (this.id === 'init' || this.verbosity() === 'quiet' || this.jsonEnabled() || !process.stderr.isTTY) return;
     let root: string;
     try {
       root = this.project().root;
@@ -83,25 +86,45 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
     return loadProjectConfig(project);
   }
 
-  /** Says something on stdout unless `--quiet` or `--json`. */
+  /**
+   * How much lem prints: `--quiet` / `--verbose`, else the project's `verbosity` preference. A
+   * value lem cannot read counts as normal here; the command's own resolve reports it, located.
+   */
+  protected verbosity(): Verbosity {
+    if (this.flags?.quiet) return 'quiet';
+    if (this.flags?.verbose) return 'verbose';
+    if (this.#projectVerbosity === undefined) {
+      let data: unknown;
+      try {
+        data = this.projectFile(this.project())?.data;
+      } catch {
+        data = undefined;
+      }
+      const parsed = verbositySchema.safeParse((data as {verbosity?: unknown} | undefined)?.verbosity);
+      this.#projectVerbosity = parsed.success ? parsed.data : 'normal';
+    }
+    return this.#projectVerbosity;
+  }
+
+  /** Says something on stdout unless quiet or `--json`. */
   protected say(message: string): void {
-    if (!this.flags?.quiet && !this.jsonEnabled()) this.log(message);
+    if (this.verbosity() !== 'quiet' && !this.jsonEnabled()) this.log(message);
   }
 
-  /** A remark on stderr (warnings, hints), unless `--quiet` or `--json`. */
+  /** A remark on stderr (warnings, hints), unless quiet or `--json`. */
   protected note(message: string): void {
-    if (!this.flags?.quiet && !this.jsonEnabled()) this.logToStderr(message);
+    if (this.verbosity() !== 'quiet' && !this.jsonEnabled()) this.logToStderr(message);
   }
 
-  /** How progress is drawn: nothing with --quiet or --json, Listr2 on a terminal, plain lines otherwise. */
+  /** How progress is drawn: nothing when quiet or with --json, Listr2 on a terminal, plain lines otherwise. */
   protected displayMode(): 'tty' | 'plain' | 'quiet' {
-    if (this.flags?.quiet || this.jsonEnabled()) return 'quiet';
+    if (this.verbosity() === 'quiet' || this.jsonEnabled()) return 'quiet';
     return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
   }
 
-  /** A human can be asked: a terminal on both ends, and neither --quiet nor --json. */
+  /** A human can be asked: a terminal on both ends, and neither --quiet nor --json (a quiet project still asks). */
   protected interactive(): boolean {
-    return this.displayMode() !== 'quiet' && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
+    return !this.flags?.quiet && !this.jsonEnabled() && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
   }
 
   /** Returns the result (printed as JSON with --json) and exits with `exitCode` when it is not 0. */
@@ -121,7 +144,7 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
       const text = formatCodedError(coded).split('\n');
       text[0] = red(text[0]!, process.stderr);
       this.logToStderr(text.map((l) => (l.startsWith('Try:') ? dim(l, process.stderr) : l)).join('\n'));
-      if (this.flags?.verbose && coded.code === 'E_INTERNAL' && error.stack) this.logToStderr(dim(error.stack, process.stderr));
+      if (this.verbosity() === 'verbose' && coded.code === 'E_INTERNAL' && error.stack) this.logToStderr(dim(error.stack, process.stderr));
     }
     return this.exit(coded.exitCode);
   }

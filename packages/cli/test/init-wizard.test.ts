@@ -95,6 +95,7 @@ describe.skipIf(Boolean(missing))(`lem init in a terminal${missing ? ` (skipped:
     expect(plan.status, plan.stderr).toBe(0);
     const rows = [['runner', 'docker'], ['gaps.between_experiments_s', '12'], ['gaps.between_cycles_s', '0'], ['retry.max_attempts', '2'], ['docker.strategy', 'persistent'], ['docker.startup', 'lazy'], ['docker.auto_teardown', 'false'], ['dataset.kind', 'aienergyscore']];
     for (const [key, value] of rows) expect(plan.stdout, key).toMatch(new RegExp(`^${key!.replace(/\./g, '\\.')} +${value} +\\.lem-config\\.yaml:\\d+:\\d+$`, 'm'));
+    expect(plan.stdout).toMatch(/^notifications\.slack\.events +\["campaign:threshold","campaign:done","campaign:interrupted"\] +\.lem-config\.yaml:\d+:\d+$/m);
     const show = JSON.parse(lem(['config', 'show', '--json'], {home, cwd, env}).stdout) as {settings: Array<{key: string; value: unknown}>};
     const setting = (key: string) => show.settings.find((s) => s.key === key)?.value;
     expect(setting('results_dir')).toBe('out');

@@ -5,7 +5,7 @@
  * nothing written; webhooks as secrets; the dataset fetched with --yes. The wizard in a terminal
  * is init-wizard.test.ts.
  */
-import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -116,6 +116,24 @@ describe('lem init --non-interactive', () => {
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/^ {2}--results-dir: taken: .*taken is a file, not a folder$/m);
     expect(existsSync(join(cwd, '.lem-config.yaml'))).toBe(false);
+  });
+});
+
+describe('lem init --non-interactive, observed in a real experiment', () => {
+  it('verbosity: quiet silences lem experiment (--verbose wins back); results_dir is where its result lands', async () => {
+    const cwd = projectDir();
+    const {writeTinyModel} = await import('@lem/backend-llamacpp');
+    await writeTinyModel(join(cwd, 'tiny.gguf'), {seed: 1});
+    writeFileSync(join(cwd, 'tiny.yaml'), 'model: tiny.gguf\ndataset:\n  kind: builtin\n  n_prompts: 4\n  max_input_tokens: 32\nworkload:\n  max_output_tokens: 4\nwarmup:\n  mode: fixed\n  requests: 1\nmeasure:\n  baseline_s: 0.2\n  idle_settle_s: 0.1\nllamacpp:\n  threads: 1\n');
+    expect(lem(['init', '--non-interactive', '--verbosity', 'quiet', '--results-dir', 'measured'], {home, cwd}).status).toBe(0);
+    const quiet = lem(['experiment', 'tiny.yaml'], {home, cwd});
+    expect(quiet.status, quiet.stderr).toBe(0);
+    expect(quiet.stdout).toBe('');
+    expect(readdirSync(join(cwd, 'measured'))).toHaveLength(1);
+    expect(existsSync(join(cwd, 'results'))).toBe(false);
+    const verbose = lem(['experiment', 'tiny.yaml', '--verbose'], {home, cwd});
+    expect(verbose.status, verbose.stderr).toBe(0);
+    expect(verbose.stdout).toMatch(/^Result: .*measured/m);
   });
 });
 

@@ -74,7 +74,7 @@ export default class Experiment extends LemCommand<typeof Experiment> {
 
     const resultsDir = isAbsolute(resolved.settings.results_dir) ? resolved.settings.results_dir : join(project.root, resolved.settings.results_dir);
     const {signal, dispose} = interruptible((m) => this.note(m), 'the experiment and its server');
-    const display = new PhaseDisplay({quiet: this.flags.quiet || this.jsonEnabled(), verbose: this.flags.verbose});
+    const display = new PhaseDisplay({quiet: this.verbosity() === 'quiet' || this.jsonEnabled(), verbose: this.verbosity() === 'verbose'});
     const onEvent = (e: ExperimentEvent) => display.handle(e);
     let outcome;
     try {
@@ -97,7 +97,7 @@ export default class Experiment extends LemCommand<typeof Experiment> {
       dispose();
     }
     const {result} = outcome;
-    if (!this.jsonEnabled() && !this.flags.quiet) {
+    if (!this.jsonEnabled() && this.verbosity() !== 'quiet') {
       this.log('');
       this.log(renderResultTable(result));
       this.log('');

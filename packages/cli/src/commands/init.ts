@@ -1,6 +1,6 @@
 import {join} from 'node:path';
 import {Flags} from '@oclif/core';
-import {configError, dockerEngine, ErrorCodes, loadProjectConfig, PREFERENCES, resolveProject, type Answers} from '@lem/core';
+import {configError, dockerEngine, ErrorCodes, loadProjectConfig, PREFERENCES, resolveProject, type Answers, type Verbosity} from '@lem/core';
 import {LemCommand} from '../base-command.js';
 import {diagnoseHere} from '../diagnosis-render.js';
 import {buildArgFlag, parseBuildArgs} from '../image-build.js';
@@ -58,6 +58,11 @@ export default class Init extends LemCommand<typeof Init> {
     });
     const failed = outcome.images.failed.length > 0 || outcome.dataset?.error !== undefined;
     return this.finish(outcome, failed ? 1 : 0);
+  }
+
+  /** The wizard speaks whatever the project's verbosity: only --quiet silences it. */
+  protected override verbosity(): Verbosity {
+    return this.flags?.quiet ? 'quiet' : this.flags?.verbose ? 'verbose' : 'normal';
   }
 
   private givenAnswers(): Answers {

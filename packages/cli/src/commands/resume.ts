@@ -53,7 +53,7 @@ export default class Resume extends LemCommand<typeof Resume> {
       notes,
       retryFailed: this.flags['retry-failed'],
       mode: this.displayMode(),
-      verbose: this.flags.verbose,
+      verbose: this.verbosity() === 'verbose',
       cacheDir,
       projectRoot: project.root,
       plugins,

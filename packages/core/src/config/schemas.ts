@@ -61,6 +61,7 @@ export const datasetSchema = z
   .describe('Where prompts come from.');
 
 export const verbositySchema = z.enum(['quiet', 'normal', 'verbose']).describe('How much lem prints. CLI: --quiet / --verbose.');
+export type Verbosity = z.output<typeof verbositySchema>;
 
 export const dockerSchema = z
   .object({

@@ -70,7 +70,7 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
       notes: planned.notes,
       retryFailed: true,
       mode: this.displayMode(),
-      verbose: this.flags.verbose,
+      verbose: this.verbosity() === 'verbose',
       cacheDir: input.cacheDir,
       projectRoot: project.root,
       plugins: input.plugins,
