@@ -15,12 +15,10 @@ import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {freshHome, lem, type LemRun} from './helpers.js';
-import {packedManifest, packWorkspacePackage, publishTarball, REPO_ROOT, startRegistry, workspaceRanges, type LocalRegistry} from './__fixtures__/registry.js';
+import {npmEnv, packedManifest, packWorkspacePackage, publishTarball, REPO_ROOT, startRegistryForTests, workspaceRanges, type LocalRegistry} from './__fixtures__/registry.js';
 
 const PLUGIN = '@lem/backend-tensorrt';
 const PACKAGES = ['packages/plugin-kit', 'plugins/backend-tensorrt'];
-// Any host but 127.0.0.1 goes through this proxy, and nothing listens on port 9 (discard).
-const DEAD_PROXY = 'http://127.0.0.1:9';
 
 let registry: LocalRegistry | undefined;
 let unavailable: string | undefined;
@@ -35,19 +33,12 @@ beforeAll(async () => {
   const packs = mkdtempSync(join(tmpdir(), 'lem-packs-'));
   for (const dir of PACKAGES) tarballs.push(packWorkspacePackage(join(REPO_ROOT, dir), packs));
 
-  try {
-    registry = await startRegistry();
-    // The uplink answers (and warms the cache) before anything is installed through it.
-    const zod = await fetch(`${registry.url}zod`, {signal: AbortSignal.timeout(30_000)});
-    if (!zod.ok) throw new Error(`the registry's uplink to npmjs did not serve zod (HTTP ${zod.status}):\n${registry.log()}`);
-  } catch (error) {
-    await registry?.stop();
-    registry = undefined;
-    const reason = `no local npm registry: ${(error as Error).message.split('\n')[0]}`;
-    if (process.env.CI === 'true') throw new Error(`CI=true: ${reason}`, {cause: error});
-    unavailable = reason;
+  const started = await startRegistryForTests();
+  if ('unavailable' in started) {
+    unavailable = started.unavailable;
     return;
   }
+  registry = started.registry;
   const npmHome = mkdtempSync(join(tmpdir(), 'lem-npm-publish-'));
   for (const tarball of tarballs) publishTarball(tarball, registry, npmHome);
 });
@@ -55,26 +46,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await registry?.stop();
 });
-
-/** A home whose npm and oclif folders are all temporary; npm may reach 127.0.0.1 only. */
-function npmEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  // Unset whatever npm settings the test runner (pnpm, npm) passed down, so only ours apply.
-  const inherited = Object.fromEntries(Object.keys(process.env).filter((k) => /^npm_config_/i.test(k)).map((k) => [k, undefined]));
-  return {
-    ...inherited,
-    HOME: home,
-    npm_config_cache: join(home, 'npm-cache'),
-    npm_config_update_notifier: 'false',
-    npm_config_proxy: DEAD_PROXY,
-    npm_config_https_proxy: DEAD_PROXY,
-    npm_config_noproxy: '127.0.0.1',
-    HTTP_PROXY: undefined,
-    HTTPS_PROXY: undefined,
-    http_proxy: undefined,
-    https_proxy: undefined,
-    ...extra,
-  };
-}
 
 const json = <T>(run: LemRun): T => {
   expect(run.status, run.stderr + run.stdout).toBe(0);

@@ -1,6 +1,6 @@
 /**
- * A real npm registry (Verdaccio) on 127.0.0.1 for `lem plugins install` tests, and the helpers
- * that pack and publish workspace packages into it.
+ * A real npm registry (Verdaccio) on 127.0.0.1 for the install tests (`lem plugins install`,
+ * `npm install -g @lem/cli`), and the helpers that pack and publish workspace packages into it.
  *
  * Contract of the registry's configuration:
  * - `@lem/*` is served only from what the test publishes: no uplink for that scope, so a package
@@ -190,12 +190,45 @@ function freePort(): Promise<number> {
  */
 export function packWorkspacePackage(packageDir: string, destination: string): string {
   const out = execFileSync('pnpm', ['pack', '--pack-destination', destination, '--json'], {cwd: packageDir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']});
-  return (JSON.parse(out) as {filename: string}).filename;
+  // A prepack script's own stdout (oclif's "wrote manifest to …") comes before pnpm's JSON.
+  return (JSON.parse(out.slice(out.search(/^\{$/m))) as {filename: string}).filename;
+}
+
+/** Every publishable workspace package's folder, each after the workspace packages it depends on. */
+export function workspacePackageDirs(): string[] {
+  const listed = JSON.parse(execFileSync('pnpm', ['ls', '--recursive', '--depth', '-1', '--json'], {cwd: REPO_ROOT, encoding: 'utf8'})) as Array<{name: string; path: string; private: boolean}>;
+  const dirOf = new Map(listed.filter((p) => !p.private).map((p) => [p.name, p.path]));
+  const ordered: string[] = [];
+  const seen = new Set<string>();
+  const visit = (dir: string) => {
+    if (seen.has(dir)) return;
+    seen.add(dir);
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {dependencies?: Record<string, string>};
+    for (const name of Object.keys(manifest.dependencies ?? {})) if (dirOf.has(name)) visit(dirOf.get(name)!);
+    ordered.push(dir);
+  };
+  for (const dir of dirOf.values()) visit(dir);
+  return ordered;
+}
+
+/** {@link packWorkspacePackage} of every workspace package, in dependency order (the order to publish them in). */
+export function packWorkspace(destination: string): Array<{dir: string; tarball: string}> {
+  return workspacePackageDirs().map((dir) => ({dir, tarball: packWorkspacePackage(dir, destination)}));
 }
 
 /** The package.json inside a packed tarball. */
 export function packedManifest(tarball: string): {name: string; version: string; dependencies?: Record<string, string>} & Record<string, unknown> {
-  return JSON.parse(execFileSync('tar', ['-xzOf', tarball, 'package/package.json'], {encoding: 'utf8'})) as ReturnType<typeof packedManifest>;
+  return JSON.parse(packedFile(tarball, 'package.json')) as ReturnType<typeof packedManifest>;
+}
+
+/** The text of one file inside a packed tarball, by its path in the package. */
+export function packedFile(tarball: string, path: string): string {
+  return execFileSync('tar', ['-xzOf', tarball, `package/${path}`], {encoding: 'utf8'});
+}
+
+/** Every file's path inside a packed tarball, relative to the package. */
+export function packedPaths(tarball: string): string[] {
+  return execFileSync('tar', ['-tzf', tarball], {encoding: 'utf8'}).split('\n').filter(Boolean).map((path) => path.replace(/^package\//, ''));
 }
 
 /** Every `workspace:` range left in a manifest's dependency fields, as `field.name: range`. */
@@ -225,4 +258,50 @@ export function publishTarball(tarball: string, registry: LocalRegistry, npmHome
 /** The environment without any `npm_config_*` variable (a parent pnpm or npm may have set some). */
 export function withoutNpmConfig(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([key]) => !/^npm_config_/i.test(key)));
+}
+
+/** Any host but 127.0.0.1 goes through this proxy, and nothing listens on port 9 (discard). */
+export const DEAD_PROXY = 'http://127.0.0.1:9';
+
+/**
+ * The environment overrides under which npm's HOME, cache and config are `home`'s and npm may reach
+ * 127.0.0.1 only: a package fetched from anywhere else fails the install. Merged over
+ * `process.env`: whatever npm settings the test runner (pnpm, npm) passed down are unset.
+ */
+export function npmEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const inherited = Object.fromEntries(Object.keys(process.env).filter((k) => /^npm_config_/i.test(k)).map((k) => [k, undefined]));
+  return {
+    ...inherited,
+    HOME: home,
+    npm_config_cache: join(home, 'npm-cache'),
+    npm_config_update_notifier: 'false',
+    npm_config_proxy: DEAD_PROXY,
+    npm_config_https_proxy: DEAD_PROXY,
+    npm_config_noproxy: '127.0.0.1',
+    HTTP_PROXY: undefined,
+    HTTPS_PROXY: undefined,
+    http_proxy: undefined,
+    https_proxy: undefined,
+    ...extra,
+  };
+}
+
+/**
+ * {@link startRegistry}, and a check that its uplink to npmjs serves `zod` (which also warms the
+ * cache) before anything is installed through it. Where either fails, `unavailable` says why; under
+ * CI=true it throws instead, since there a missing registry fails the tests rather than skipping them.
+ */
+export async function startRegistryForTests(options: RegistryOptions = {}): Promise<{registry: LocalRegistry} | {unavailable: string}> {
+  let registry: LocalRegistry | undefined;
+  try {
+    registry = await startRegistry(options);
+    const zod = await fetch(`${registry.url}zod`, {signal: AbortSignal.timeout(30_000)});
+    if (!zod.ok) throw new Error(`the registry's uplink to npmjs did not serve zod (HTTP ${zod.status}):\n${registry.log()}`);
+    return {registry};
+  } catch (error) {
+    await registry?.stop();
+    const reason = `no local npm registry: ${(error as Error).message.split('\n')[0]}`;
+    if (process.env.CI === 'true') throw new Error(`CI=true: ${reason}`, {cause: error});
+    return {unavailable: reason};
+  }
 }
