@@ -13,7 +13,7 @@
  * start, or an uplink that does not answer, fails the file.
  */
 import {spawnSync} from 'node:child_process';
-import {copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join, relative} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -22,7 +22,7 @@ import {DEFAULT_CACHE_DIR, npmEnv, packedFile, packedManifest, packedPaths, pack
 
 const NPM_CACHE = join(REPO_ROOT, '.cache', 'npm');
 const CLI_VERSION = (JSON.parse(readFileSync(join(REPO_ROOT, 'packages/cli/package.json'), 'utf8')) as {version: string}).version;
-const REPOSITORY_URL = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {repository: {url: string}}).repository.url;
+const ENGINES = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {engines: {node: string}}).engines;
 const LICENSE_TEXT = readFileSync(join(REPO_ROOT, 'LICENSE'), 'utf8');
 // Read before the registry starts, which warms its cache.
 const coldCaches = {npm: isEmpty(NPM_CACHE), registry: isEmpty(DEFAULT_CACHE_DIR)};
@@ -52,6 +52,13 @@ afterAll(async () => {
   await registry?.stop();
   rmSync(root, {recursive: true, force: true});
 });
+
+/** The quickstart file of the README's install section: the body of its `cat > quickstart.yaml <<'YAML'`. */
+function readmeQuickstart(): string {
+  const match = /^cat > quickstart\.yaml <<'YAML'\n([\s\S]*?)^YAML$/m.exec(readFileSync(join(REPO_ROOT, 'README.md'), 'utf8'));
+  if (!match) throw new Error("README.md has no `cat > quickstart.yaml <<'YAML'` block");
+  return match[1]!;
+}
 
 function isEmpty(dir: string): boolean {
   return !existsSync(dir) || readdirSync(dir).length === 0;
@@ -109,13 +116,13 @@ function filesIn(dir: string): string[] {
 }
 
 describe('the packed workspace packages', () => {
-  it('are every package under packages/ and plugins/, each with real versions, the MIT licence, engines and its repository folder', () => {
+  it("are every package under packages/ and plugins/, each with real versions, the MIT licence and the workspace's engines", () => {
     const folders = ['packages', 'plugins'].flatMap((group) => readdirSync(join(REPO_ROOT, group)).map((name) => `${group}/${name}`));
     expect(packed.map((p) => relative(REPO_ROOT, p.dir)).sort()).toEqual(folders.filter((dir) => existsSync(join(REPO_ROOT, dir, 'package.json'))).sort());
-    for (const {dir, tarball, manifest, files} of packed) {
+    for (const {tarball, manifest, files} of packed) {
       expect(workspaceRanges(manifest), manifest.name).toEqual([]);
       expect(JSON.stringify(manifest), manifest.name).not.toContain('workspace:');
-      expect(manifest, manifest.name).toMatchObject({license: 'MIT', engines: {node: '>=20'}, repository: {type: 'git', url: REPOSITORY_URL, directory: relative(REPO_ROOT, dir)}});
+      expect(manifest, manifest.name).toMatchObject({license: 'MIT', engines: ENGINES});
       expect(files, manifest.name).toContain('LICENSE');
       expect(packedFile(tarball, 'LICENSE'), manifest.name).toBe(LICENSE_TEXT);
     }
@@ -214,15 +221,14 @@ describe('npm install -g @lem/cli from a registry, then lem outside the reposito
     expect(shown.settings.find((s) => s.key === 'backend')?.from).toMatch(/^\.lem-config\.yaml:\d+:\d+$/);
   });
 
-  it('the quickstart: the tiny model and examples/quickstart.yaml run on the installed llama.cpp server, with tokens and energy', (ctx) => {
+  it("the README's quickstart: the tiny model and its experiment file run on the installed llama.cpp server, with tokens and energy", (ctx) => {
     if (unavailable) return ctx.skip(unavailable);
     const tiny = lem(['llamacpp', 'tiny-model', 'models/tiny.gguf']);
     expect(tiny.status, tiny.stderr + tiny.stdout).toBe(0);
-    // The repository's layout: the experiment names its model as ../models/tiny.gguf.
-    mkdirSync(join(project, 'examples'), {recursive: true});
-    copyFileSync(join(REPO_ROOT, 'examples', 'quickstart.yaml'), join(project, 'examples', 'quickstart.yaml'));
+    // The file as the README's install section writes it, so the README stays true.
+    writeFileSync(join(project, 'quickstart.yaml'), readmeQuickstart());
 
-    const run = lem(['experiment', 'examples/quickstart.yaml', '--json'], 170_000);
+    const run = lem(['experiment', 'quickstart.yaml', '--json'], 170_000);
     const {runDir} = json<{runDir: string}>(run);
     const result = JSON.parse(readFileSync(join(runDir, 'result.json'), 'utf8')) as {
       status: string;

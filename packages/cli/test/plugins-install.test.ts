@@ -10,7 +10,7 @@
  * Under CI=true a registry that does not start, or an uplink that does not answer, fails the file.
  */
 import {spawnSync} from 'node:child_process';
-import {existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync} from 'node:fs';
+import {existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
@@ -23,6 +23,8 @@ const PACKAGES = ['packages/plugin-kit', 'plugins/backend-tensorrt'];
 let registry: LocalRegistry | undefined;
 let unavailable: string | undefined;
 const tarballs: string[] = [];
+/** This file's temporary folders, removed at the end. */
+const scratch: string[] = [];
 
 beforeAll(async () => {
   for (const dir of PACKAGES) {
@@ -31,6 +33,7 @@ beforeAll(async () => {
     }
   }
   const packs = mkdtempSync(join(tmpdir(), 'lem-packs-'));
+  scratch.push(packs);
   for (const dir of PACKAGES) tarballs.push(packWorkspacePackage(join(REPO_ROOT, dir), packs));
 
   const started = await startRegistryForTests();
@@ -40,11 +43,13 @@ beforeAll(async () => {
   }
   registry = started.registry;
   const npmHome = mkdtempSync(join(tmpdir(), 'lem-npm-publish-'));
+  scratch.push(npmHome);
   for (const tarball of tarballs) publishTarball(tarball, registry, npmHome);
 });
 
 afterAll(async () => {
   await registry?.stop();
+  for (const dir of scratch) rmSync(dir, {recursive: true, force: true});
 });
 
 const json = <T>(run: LemRun): T => {

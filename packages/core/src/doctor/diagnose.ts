@@ -40,9 +40,13 @@ export interface DiagnoseInput {
 
 const check = (id: Check['id'], title: string, verdict: Verdict, detail: string, tries: string[] = []): Check => ({id, title, verdict, detail, try: tries});
 
-function nodeCheck(): Check {
-  const major = Number(process.versions.node.split('.')[0]);
-  return major >= 20 ? check('node', 'Node.js', 'ok', `Node ${process.versions.node}`) : check('node', 'Node.js', 'problem', `Node ${process.versions.node}; lem needs Node 20 or newer`, ['install Node 20 LTS (https://nodejs.org)']);
+/** lem's floor, as its packages' `engines` say: npm 11, which installs plugins, needs 20.17. */
+const NODE_FLOOR = [20, 17] as const;
+
+export function nodeCheck(version: string = process.versions.node): Check {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  const ok = major > NODE_FLOOR[0] || (major === NODE_FLOOR[0] && minor >= NODE_FLOOR[1]);
+  return ok ? check('node', 'Node.js', 'ok', `Node ${version}`) : check('node', 'Node.js', 'problem', `Node ${version}; lem needs Node ${NODE_FLOOR.join('.')} or newer`, ['install Node 22 LTS, or Node 20.17 or newer (https://nodejs.org)']);
 }
 
 function gpuCheck(probe: NvmlProbe): Check {
