@@ -6,7 +6,7 @@ export {runCampaign, type CampaignOutcome, type CampaignRunOptions} from './orch
 export type {SharedRunOptions} from './dispatch.js';
 export {campaignReport, writeCampaignReport, readRunResult, SUMMARY_FILES, SERVER_LOG, type CampaignReport} from './results.js';
 export {CAMPAIGN_METRICS, summarizeCampaign, summaryCsv, comparisonsCsv, type CampaignSummary, type CampaignMetric, type CampaignMetricId} from './summary.js';
-export {describe as describeValues, pairedDifference, tQuantile975, type CycleStats, type PairedDiff} from './stats.js';
+export {describe as describeValues, commonCycles, pairedDifference, tQuantile975, welchDifference, type CycleStats, type PairedDiff, type WelchDiff} from './stats.js';
 export {orderRuns, gapsOf} from './order.js';
 export {listCampaigns, openCampaignState, type CampaignListing, type CampaignStore} from './store.js';
 export {progressOf} from './manifest.js';

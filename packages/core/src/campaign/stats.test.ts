@@ -1,5 +1,5 @@
 import {describe, expect, it} from 'vitest';
-import {ciWithinTarget, describe as describeCycles, pairedDifference, stableSum, tQuantile975} from './stats.js';
+import {ciWithinTarget, commonCycles, describe as describeCycles, pairedDifference, stableSum, tQuantile975, welchDifference} from './stats.js';
 
 describe('tQuantile975', () => {
   it('matches published two-sided 95 % t values', () => {
@@ -99,6 +99,66 @@ describe('pairedDifference', () => {
 
   it('has no relative difference when A averages 0', () => {
     expect(pairedDifference(new Map([[1, -1], [2, 1]]), new Map([[1, 0], [2, 2]]))!.relativePct).toBeNull();
+  });
+});
+
+describe('commonCycles', () => {
+  it("keeps the cycles present in both, in A's order", () => {
+    expect(commonCycles(new Map([[3, 30], [1, 10], [2, 20]]), new Map([[1, 11], [3, 33]]))).toEqual({a: [30, 10], b: [33, 11]});
+  });
+});
+
+describe('welchDifference', () => {
+  it('matches a difference, standard error and Welch–Satterthwaite df computed by hand', () => {
+    // A = 10, 12, 14: mean 12, s² = 4, s²/n = 4/3. B = 20, 21, 25, 26: mean 23, s² = 26/3, s²/n = 13/6.
+    // se² = 4/3 + 13/6 = 3.5; df = 3.5² / ((4/3)²/2 + (13/6)²/3) = 12.25 / 2.4537037 = 4.9924528.
+    // SciPy 1.17 ttest_ind(b, a, equal_var=False): df 4.99245283018868, CI [6.18869426365172, 15.811305736348281].
+    const d = welchDifference([10, 12, 14], [20, 21, 25, 26])!;
+    expect([d.nA, d.nB, d.meanA, d.meanB, d.meanDiff]).toEqual([3, 4, 12, 23, 11]);
+    expect(d.se).toBeCloseTo(Math.sqrt(3.5), 12);
+    expect(d.df).toBeCloseTo(4.99245283018868, 10);
+    expect(d.ciLow).toBeCloseTo(6.18869426365172, 9);
+    expect(d.ciHigh).toBeCloseTo(15.811305736348281, 9);
+    expect(d.halfWidth).toBeCloseTo(tQuantile975(4.99245283018868) * Math.sqrt(3.5), 12);
+    expect(d.relativePct).toBeCloseTo((11 / 12) * 100, 12);
+  });
+
+  it("matches R's t.test(extra ~ group, data = sleep), Welch's default", () => {
+    // R: t = -1.8608, df = 17.776, 95 % CI of group 1 − group 2: -3.3654832 0.2054832 (so B − A = group 2 − group 1 flips it).
+    const group1 = [0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0];
+    const group2 = [1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4];
+    const d = welchDifference(group1, group2)!;
+    expect(d.meanDiff).toBeCloseTo(1.58, 12);
+    expect(d.df).toBeCloseTo(17.776, 3);
+    expect(d.meanDiff / d.se!).toBeCloseTo(1.8608, 4);
+    expect(d.ciLow).toBeCloseTo(-0.2054832, 7);
+    expect(d.ciHigh).toBeCloseTo(3.3654832, 7);
+  });
+
+  it('is antisymmetric: swapping A and B negates the difference and keeps the width', () => {
+    const ab = welchDifference([1, 2, 4], [3, 7, 8, 9])!;
+    const ba = welchDifference([3, 7, 8, 9], [1, 2, 4])!;
+    expect(ba.meanDiff).toBeCloseTo(-ab.meanDiff, 12);
+    expect(ba.halfWidth).toBeCloseTo(ab.halfWidth!, 12);
+    expect(ba.df).toBeCloseTo(ab.df!, 12);
+  });
+
+  it('has no interval, not a made-up one, when a side has one value', () => {
+    const d = welchDifference([5], [6, 7, 8])!;
+    expect(d.meanDiff).toBe(2);
+    expect([d.se, d.df, d.ciLow, d.ciHigh, d.halfWidth]).toEqual([null, null, null, null, null]);
+    expect(welchDifference([5, 6], [7])!.halfWidth).toBeNull();
+  });
+
+  it('is null for an empty side; a zero-width interval without df when neither side varies', () => {
+    expect(welchDifference([], [1, 2])).toBeNull();
+    expect(welchDifference([1, 2], [])).toBeNull();
+    const d = welchDifference([3, 3], [4, 4, 4])!;
+    expect([d.se, d.df, d.halfWidth, d.ciLow, d.ciHigh]).toEqual([0, null, 0, 1, 1]);
+  });
+
+  it('has no relative difference when A averages 0', () => {
+    expect(welchDifference([-1, 1], [2, 3])!.relativePct).toBeNull();
   });
 });
 
