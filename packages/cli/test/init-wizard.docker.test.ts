@@ -47,8 +47,8 @@ describe.skipIf(Boolean(missing))(`lem init with Docker${missing ? ` (skipped: $
     for (const key of ['backend', 'gaps.between_experiments_s', 'gaps.between_cycles_s', 'results_dir', 'dataset.kind', 'verbosity', 'docker.strategy', 'docker.warmup_delay_s', 'retry.max_attempts', 'failure_threshold.ratio', 'notifications.slack.webhook_url', 'notifications.discord.webhook_url', 'Write']) {
       await answer(pty, key, KEYS.enter);
     }
-    await pty.waitFor(/\? Build backend images now\?[^\n]*\n\S*\s*\[x\] llamacpp \(missing\)/);
-    expect(pty.screen()).toMatch(/\[ \] vllm \(missing\)/); // GPU engines are not offered checked
+    // The default backend's image checked; the GPU engines' offered, unchecked (the whole list is one frame).
+    await pty.waitFor(/\? Build backend images now\?[^\n]*\n\S*\s*\[x\] llamacpp \(missing\)\n\s*\[ \] pytorch \(missing\)\n\s*\[ \] sglang \(missing\)\n\s*\[ \] vllm \(missing\)/);
     pty.write(KEYS.enter);
     await pty.waitFor(`Building ${REF} (llamacpp)`);
     // The Dockerfile's `FROM ${BASE}` resolved to the imported base, as the engine reports it.

@@ -81,7 +81,7 @@ describe.skipIf(Boolean(missing))(`lem init in a terminal${missing ? ` (skipped:
     await pty.waitFor(/Fetched 118 prompts/);
     await pty.waitFor('next: lem experiment');
     expect(await pty.exited).toBe(0);
-    expect(pty.screen()).not.toContain('? docker.images'); // no Docker: no image is offered
+    expect(pty.screen()).not.toContain('Build backend images now?'); // no Docker: no image is offered
     expect(hub.hubRequests.length).toBeGreaterThan(0);
 
     const text = readFileSync(join(cwd, '.lem-config.yaml'), 'utf8');

@@ -108,8 +108,8 @@ function exportTargets(exports: unknown): string[] {
   return Object.values(exports ?? {}).flatMap(exportTargets);
 }
 
-/** A file a user's lem may load or read: the built JavaScript and types, a plugin's Docker build context, docs and licence. */
-const RUNS = /^(package\.json|README\.md|LICENSE|oclif\.manifest\.json|docker\/.+|dist\/(?!(.*\/)?__fixtures__\/)(?!.*\.test\.).+\.(js|d\.ts))$/;
+/** A file a user's lem may load or read: the built JavaScript and types, a plugin's Docker build context, docs (an engine's pinned CLI reference, which its README cites) and licence. */
+const RUNS = /^(package\.json|README\.md|LICENSE|oclif\.manifest\.json|docker\/.+|reference\/[^/]+\.txt|dist\/(?!(.*\/)?__fixtures__\/)(?!.*\.test\.).+\.(js|d\.ts))$/;
 
 function filesIn(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir, {recursive: true, encoding: 'utf8'}).filter((path) => statSync(join(dir, path)).isFile()) : [];
