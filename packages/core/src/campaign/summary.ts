@@ -31,6 +31,8 @@ export interface CampaignMetric {
   better: 'lower' | 'higher';
   /** Headline metrics get pairwise comparisons (comparisons.csv) and the end-of-campaign display. */
   headline: boolean;
+  /** Derived from the energy block: unknown, with the run's energy reason, when energy was not measured. */
+  energy: boolean;
   /** The figure of one run, or null where it is unknown (that run then drops out of this metric). */
   get(metrics: RunMetrics): number | null;
 }
@@ -46,18 +48,18 @@ const fromEnergy =
 
 /** The metrics of a campaign summary, in display order. Definitions: METRIC_DEFINITIONS (experiment/metrics.ts). */
 export const CAMPAIGN_METRICS: readonly CampaignMetric[] = [
-  {id: 'energyPerOutputTokenJ', label: 'Energy per output token', unit: 'J/token', better: 'lower', headline: true, get: fromEnergy('energyPerOutputTokenJ')},
-  {id: 'energyJ', label: 'Energy', unit: 'J', better: 'lower', headline: false, get: fromEnergy('energyJ')},
-  {id: 'outputTokensPerS', label: 'Output tokens per second', unit: 'tokens/s', better: 'higher', headline: true, get: (m) => m.outputTokensPerS},
-  {id: 'requestsPerS', label: 'Requests per second', unit: 'requests/s', better: 'higher', headline: false, get: (m) => m.requestsPerS},
-  {id: 'ttftP50Ms', label: 'TTFT p50', unit: 'ms', better: 'lower', headline: true, get: (m) => m.ttftMs?.p50 ?? null},
-  {id: 'itlP50Ms', label: 'ITL p50', unit: 'ms', better: 'lower', headline: true, get: (m) => m.itlMs?.p50 ?? null},
-  {id: 'e2eP50Ms', label: 'E2E p50', unit: 'ms', better: 'lower', headline: false, get: (m) => m.e2eMs?.p50 ?? null},
-  {id: 'avgPowerW', label: 'Average power', unit: 'W', better: 'lower', headline: false, get: fromEnergy('avgPowerW')},
-  {id: 'energyPerRequestJ', label: 'Energy per request', unit: 'J/request', better: 'lower', headline: false, get: fromEnergy('energyPerRequestJ')},
-  {id: 'idlePowerW', label: 'Idle power', unit: 'W', better: 'lower', headline: false, get: fromEnergy('idlePowerW')},
-  {id: 'idleAdjustedEnergyJ', label: 'Idle-adjusted energy', unit: 'J', better: 'lower', headline: false, get: fromEnergy('idleAdjustedEnergyJ')},
-  {id: 'outputTokensPerJ', label: 'Output tokens per joule', unit: 'tokens/J', better: 'higher', headline: false, get: fromEnergy('outputTokensPerJ')},
+  {id: 'energyPerOutputTokenJ', label: 'Energy per output token', unit: 'J/token', better: 'lower', headline: true, energy: true, get: fromEnergy('energyPerOutputTokenJ')},
+  {id: 'energyJ', label: 'Energy', unit: 'J', better: 'lower', headline: false, energy: true, get: fromEnergy('energyJ')},
+  {id: 'outputTokensPerS', label: 'Output tokens per second', unit: 'tokens/s', better: 'higher', headline: true, energy: false, get: (m) => m.outputTokensPerS},
+  {id: 'requestsPerS', label: 'Requests per second', unit: 'requests/s', better: 'higher', headline: false, energy: false, get: (m) => m.requestsPerS},
+  {id: 'ttftP50Ms', label: 'TTFT p50', unit: 'ms', better: 'lower', headline: true, energy: false, get: (m) => m.ttftMs?.p50 ?? null},
+  {id: 'itlP50Ms', label: 'ITL p50', unit: 'ms', better: 'lower', headline: true, energy: false, get: (m) => m.itlMs?.p50 ?? null},
+  {id: 'e2eP50Ms', label: 'E2E p50', unit: 'ms', better: 'lower', headline: false, energy: false, get: (m) => m.e2eMs?.p50 ?? null},
+  {id: 'avgPowerW', label: 'Average power', unit: 'W', better: 'lower', headline: false, energy: true, get: fromEnergy('avgPowerW')},
+  {id: 'energyPerRequestJ', label: 'Energy per request', unit: 'J/request', better: 'lower', headline: false, energy: true, get: fromEnergy('energyPerRequestJ')},
+  {id: 'idlePowerW', label: 'Idle power', unit: 'W', better: 'lower', headline: false, energy: true, get: fromEnergy('idlePowerW')},
+  {id: 'idleAdjustedEnergyJ', label: 'Idle-adjusted energy', unit: 'J', better: 'lower', headline: false, energy: true, get: fromEnergy('idleAdjustedEnergyJ')},
+  {id: 'outputTokensPerJ', label: 'Output tokens per joule', unit: 'tokens/J', better: 'higher', headline: false, energy: true, get: fromEnergy('outputTokensPerJ')},
 ];
 
 /** A run of the campaign that completed, with its figures (null when its result could not be read). */
@@ -89,14 +91,14 @@ export interface CampaignSummary {
 }
 
 /** Per metric, cycle → value. */
-type CycleValues = Map<CampaignMetricId, Map<number, number>>;
+export type CycleValues = Map<CampaignMetricId, Map<number, number>>;
 
 /**
  * Values by configuration, metric and cycle. Runs of configurations not in the plan are ignored;
  * unknown and non-finite figures are left out (never counted as 0); a repeated cycle keeps its
  * last value.
  */
-function collectValues(configurations: readonly string[], runs: readonly CompletedRun[]): Map<string, CycleValues> {
+export function collectValues(configurations: readonly string[], runs: readonly CompletedRun[]): Map<string, CycleValues> {
   const byName = new Map<string, CycleValues>();
   for (const name of configurations) byName.set(name, new Map(CAMPAIGN_METRICS.map((m) => [m.id, new Map<number, number>()])));
   for (const run of runs) {

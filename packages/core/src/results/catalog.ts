@@ -18,7 +18,8 @@ export interface ResultEntry {
   modifiedAt: string;
 }
 
-function readJson<T>(path: string): T | null {
+/** A JSON file, or null when it is absent or not JSON. */
+export function readJson<T>(path: string): T | null {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as T;
   } catch {
