@@ -34,5 +34,6 @@ export {diagnose, type Check, type DiagnoseInput, type Diagnosis, type Verdict} 
 export {checkAnswer, CONFIG_FILE, currentAnswers, SCHEMA_FILE, writeProjectConfig, type CurrentAnswers, type InitInput, type InitResult} from './init/write-config.js';
 export {PREFERENCES, type Answers, type Preference} from './init/preferences.js';
 export {INIT_HINT, initHintDue} from './init/hint.js';
+export * from './report/index.js';
 export {compareResults, COMPARE_DEFINITIONS, type CompareInput, type CompareReport, type ComparedPair, type MetricComparison, type SideInfo} from './compare/compare.js';
 export {formatFigure, formatPlusMinus, verdict, type CompareDifference, type CompareSideStats, type CompareVerdict} from './compare/verdict.js';

@@ -1,0 +1,77 @@
+/**
+ * Where a report's heavy work runs: reading run folders and rendering figures. A large report
+ * spreads both over worker threads (one per CPU, at most 8), so 500 runs take seconds, not tens
+ * of seconds; a small one runs them in this thread, where starting workers (each imports Vega,
+ * ~0.3 s) would cost more than it saves. Tasks and answers are plain data.
+ */
+import {availableParallelism} from 'node:os';
+import {Worker} from 'node:worker_threads';
+import type {RunView} from './model.js';
+import {SvgRenderer} from './render.js';
+import {loadRun} from './runs.js';
+import type {VegaLiteSpec} from './specs/common.js';
+
+export type ReportTask = {kind: 'load'; runDir: string; source: string | null} | {kind: 'render'; spec: VegaLiteSpec};
+export type TaskAnswer<T extends ReportTask> = T extends {kind: 'load'} ? RunView : {svg: string; warnings: string[]};
+
+/** Runs below which a report stays in one thread. */
+export const WORKER_THRESHOLD_RUNS = 40;
+
+export interface TaskRunner {
+  run<T extends ReportTask>(task: T): Promise<TaskAnswer<T>>;
+  close(): Promise<void>;
+}
+
+/** A task in this thread (the worker runs the same function). */
+export async function runTask(task: ReportTask, renderer: SvgRenderer): Promise<unknown> {
+  if (task.kind === 'load') return loadRun(task.runDir, task.source);
+  const before = renderer.warnings.length;
+  const svg = await renderer.render(task.spec);
+  return {svg, warnings: renderer.warnings.slice(before)};
+}
+
+function inThread(): TaskRunner {
+  const renderer = new SvgRenderer();
+  return {run: (task) => runTask(task, renderer) as Promise<never>, close: async () => {}};
+}
+
+interface Pending {
+  resolve: (value: never) => void;
+  reject: (error: Error) => void;
+}
+
+function workers(count: number, script: URL): TaskRunner {
+  const pending = new Map<number, Pending>();
+  const pool = Array.from({length: count}, () => new Worker(script));
+  for (const w of pool) {
+    w.on('message', ({id, value, error}: {id: number; value?: never; error?: string}) => {
+      const p = pending.get(id)!;
+      pending.delete(id);
+      if (error === undefined) p.resolve(value!);
+      else p.reject(new Error(`report worker: ${error}`));
+    });
+    w.on('error', (error) => [...pending.values()].forEach((p) => p.reject(error)));
+  }
+  let next = 0;
+  return {
+    run: (task) => {
+      const id = next++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, {resolve, reject});
+        pool[id % pool.length]!.postMessage({id, task});
+      });
+    },
+    close: async () => void (await Promise.all(pool.map((w) => w.terminate()))),
+  };
+}
+
+/**
+ * Workers for `runs` runs when it is worth it, else this thread. `threads` overrides the count
+ * (0: this thread). Workers need the compiled worker script: from TypeScript sources (tests)
+ * the report runs in this thread.
+ */
+export function taskRunner(runs: number, threads?: number): TaskRunner {
+  const script = new URL('./worker.js', import.meta.url);
+  const count = threads ?? (runs >= WORKER_THRESHOLD_RUNS ? Math.min(8, availableParallelism()) : 0);
+  return count > 0 && import.meta.url.endsWith('.js') ? workers(count, script) : inThread();
+}
