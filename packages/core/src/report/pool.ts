@@ -66,12 +66,13 @@ function workers(count: number, script: URL): TaskRunner {
 }
 
 /**
- * Workers for `runs` runs when it is worth it, else this thread. `threads` overrides the count
- * (0: this thread). Workers need the compiled worker script: from TypeScript sources (tests)
- * the report runs in this thread.
+ * Workers for `runs` runs when it is worth it, else this thread. `threads` (else
+ * $LEM_REPORT_THREADS) sets the count; 0 is this thread. Workers need the compiled worker
+ * script: from TypeScript sources (unit tests) the report runs in this thread.
  */
-export function taskRunner(runs: number, threads?: number): TaskRunner {
+export function taskRunner(runs: number, threads?: number, env: NodeJS.ProcessEnv = process.env): TaskRunner {
   const script = new URL('./worker.js', import.meta.url);
-  const count = threads ?? (runs >= WORKER_THRESHOLD_RUNS ? Math.min(8, availableParallelism()) : 0);
+  const fromEnv = env.LEM_REPORT_THREADS === undefined ? undefined : Number(env.LEM_REPORT_THREADS);
+  const count = threads ?? fromEnv ?? (runs >= WORKER_THRESHOLD_RUNS ? Math.min(8, availableParallelism()) : 0);
   return count > 0 && import.meta.url.endsWith('.js') ? workers(count, script) : inThread();
 }
