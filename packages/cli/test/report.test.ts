@@ -9,6 +9,7 @@
 import {existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
+import type {CycleStats} from '@lem/core';
 import type {Browser, Page} from 'playwright-core';
 import {afterAll, beforeAll, describe, expect, it} from 'vitest';
 import {chromiumMissing, launchChromium, openFile, screenshot} from './__fixtures__/browser.js';
@@ -23,17 +24,8 @@ let id: string;
 let single: string;
 let browser: Browser;
 
-interface Stats {
-  n: number;
-  mean: number;
-  std: number | null;
-  cv: number | null;
-  ciLow: number | null;
-  ciHigh: number | null;
-  halfWidth: number | null;
-}
 interface SummaryFile {
-  summary: {configurations: Array<{name: string; metrics: Record<string, Stats | null>}>};
+  summary: {configurations: Array<{name: string; metrics: Record<string, CycleStats | null>}>};
 }
 
 /** Settings of every run here: 4 prompts, 8 tokens each, one thread, a 0.2 s baseline (2–4 s a run). */

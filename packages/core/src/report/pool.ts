@@ -35,33 +35,53 @@ function inThread(): TaskRunner {
   return {run: (task) => runTask(task, renderer) as Promise<never>, close: async () => {}};
 }
 
-interface Pending {
+interface Job {
+  id: number;
+  task: ReportTask;
   resolve: (value: never) => void;
   reject: (error: Error) => void;
 }
 
+/** Tasks in flight per worker: two, so a worker never waits for this thread between tasks. */
+const IN_FLIGHT = 2;
+
+/**
+ * A pool that hands each task to a worker with room for it, so a worker that drew heavy tasks
+ * (timelines cost twice what latency plots do) gets fewer, not its share in turn.
+ */
 function workers(count: number, script: URL): TaskRunner {
-  const pending = new Map<number, Pending>();
-  const pool = Array.from({length: count}, () => new Worker(script));
-  for (const w of pool) {
-    w.on('message', ({id, value, error}: {id: number; value?: never; error?: string}) => {
-      const p = pending.get(id)!;
-      pending.delete(id);
-      if (error === undefined) p.resolve(value!);
-      else p.reject(new Error(`report worker: ${error}`));
+  const queue: Job[] = [];
+  const running = new Map<number, Job>();
+  const pool = Array.from({length: count}, () => ({worker: new Worker(script), inFlight: 0}));
+  const pump = () => {
+    for (const slot of pool) {
+      while (slot.inFlight < IN_FLIGHT && queue.length > 0) {
+        const job = queue.shift()!;
+        running.set(job.id, job);
+        slot.inFlight++;
+        slot.worker.postMessage({id: job.id, task: job.task});
+      }
+    }
+  };
+  for (const slot of pool) {
+    slot.worker.on('message', ({id, value, error}: {id: number; value?: never; error?: string}) => {
+      const job = running.get(id)!;
+      running.delete(id);
+      slot.inFlight--;
+      if (error === undefined) job.resolve(value!);
+      else job.reject(new Error(`report worker: ${error}`));
+      pump();
     });
-    w.on('error', (error) => [...pending.values()].forEach((p) => p.reject(error)));
+    slot.worker.on('error', (error) => [...running.values(), ...queue.splice(0)].forEach((j) => j.reject(error)));
   }
   let next = 0;
   return {
-    run: (task) => {
-      const id = next++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, {resolve, reject});
-        pool[id % pool.length]!.postMessage({id, task});
-      });
-    },
-    close: async () => void (await Promise.all(pool.map((w) => w.terminate()))),
+    run: (task) =>
+      new Promise((resolve, reject) => {
+        queue.push({id: next++, task, resolve, reject});
+        pump();
+      }),
+    close: async () => void (await Promise.all(pool.map((s) => s.worker.terminate()))),
   };
 }
 

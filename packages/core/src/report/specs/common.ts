@@ -34,6 +34,11 @@ export const CONFIG = {
  */
 export const COMPACT_CONFIG = {...CONFIG, aria: false, axis: {...CONFIG.axis, grid: false, tickCount: 4}};
 
+/** The top of every spec: schema, style, and its one dataset by name (the data of a figure live in `datasets`). */
+export function specOf(dataset: string, rows: unknown[], config: object = CONFIG): VegaLiteSpec {
+  return {$schema: VEGA_LITE_SCHEMA, config, datasets: {[dataset]: rows}, data: {name: dataset}};
+}
+
 /** Four significant digits: what a plot can show; the tables carry the exact values. */
 export const sig = (x: number): number => Number(x.toPrecision(4));
 

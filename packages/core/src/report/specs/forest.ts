@@ -2,7 +2,7 @@
  * The forest plot of paired differences: per headline metric, one row per pair of
  * configurations, B − A paired by cycle with its 95 % CI, a dashed line at no difference.
  */
-import {CONFIG, VEGA_LITE_SCHEMA, type VegaLiteSpec} from './common.js';
+import {specOf, type VegaLiteSpec} from './common.js';
 
 /** One pair for one metric, in the metric's display unit; the CI ends are null for one common cycle. */
 export interface ForestDatum {
@@ -30,10 +30,7 @@ export function forestSpec(rows: ForestDatum[]): VegaLiteSpec {
     ],
   });
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    config: CONFIG,
-    datasets: {differences: rows},
-    data: {name: 'differences'},
+    ...specOf('differences', rows),
     vconcat: [...new Set(rows.map((r) => r.metric))].map(chart),
     resolve: {scale: {x: 'independent', y: 'independent'}},
   };

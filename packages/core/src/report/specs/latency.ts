@@ -2,7 +2,7 @@
  * The latency distributions of a configuration's runs: the empirical CDF of TTFT and of ITL of
  * the measured requests that succeeded, one line per run.
  */
-import {COMPACT_CONFIG, VEGA_LITE_SCHEMA, type VegaLiteSpec} from './common.js';
+import {COMPACT_CONFIG, specOf, type VegaLiteSpec} from './common.js';
 
 /** One run's CDF of one latency (arrays, flattened by the spec), in ms. */
 export interface LatencyDatum {
@@ -14,10 +14,7 @@ export interface LatencyDatum {
 
 export function latencySpec(rows: LatencyDatum[], runs: string[]): VegaLiteSpec {
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    config: COMPACT_CONFIG,
-    datasets: {latency: rows},
-    data: {name: 'latency'},
+    ...specOf('latency', rows, COMPACT_CONFIG),
     transform: [{flatten: ['ms', 'p']}],
     facet: {column: {field: 'latency', type: 'nominal', title: null, sort: ['TTFT', 'ITL']}},
     spec: {

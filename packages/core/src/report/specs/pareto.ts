@@ -2,7 +2,7 @@
  * The Pareto figure: one point per configuration (its mean), error bars from the 95 % CIs on
  * both axes, the frontier joined, highlighted and labelled.
  */
-import {CONFIG, VEGA_LITE_SCHEMA, type VegaLiteSpec} from './common.js';
+import {specOf, type VegaLiteSpec} from './common.js';
 
 /** A configuration's position in display units; the interval ends are null without a CI (n < 2). */
 export interface ParetoDatum {
@@ -31,12 +31,9 @@ export function paretoSpec(points: ParetoDatum[], axes: ParetoAxes): VegaLiteSpe
   // The data keep the intervals' real ends; the bars are drawn clamped to the axes (Vega counts a clipped mark's full extent when sizing the view).
   const clamp = (field: string, [lo, hi]: [number, number]) => ({calculate: `clamp(datum.${field}, ${lo}, ${hi})`, as: `${field}Shown`});
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    config: CONFIG,
+    ...specOf('configurations', status),
     width: 560,
     height: 320,
-    datasets: {configurations: status},
-    data: {name: 'configurations'},
     layer: [
       {transform: [{filter: 'datum.frontier'}], mark: {type: 'line', color: '#e45756', strokeDash: [4, 3], clip: true}, encoding: {x, y, order: {field: 'x'}}},
       {

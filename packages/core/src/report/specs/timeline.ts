@@ -3,7 +3,7 @@
  * downsampled for display), the phases shaded behind it, the steady-state window as a band at
  * the top. Time is seconds since the run's origin.
  */
-import {COMPACT_CONFIG, VEGA_LITE_SCHEMA, type VegaLiteSpec} from './common.js';
+import {COMPACT_CONFIG, specOf, type VegaLiteSpec} from './common.js';
 
 /** The phases in their order, each with its shade (the steady state is a darker band inside measure). */
 export const PHASE_COLOURS: ReadonlyArray<[string, string]> = [
@@ -32,10 +32,7 @@ export function timelineSpec(rows: TimelineDatum[], runs: string[]): VegaLiteSpe
   const has = (test: (r: TimelineDatum) => boolean) => rows.some(test);
   const fill = {field: 'phase', type: 'nominal', title: 'phase', scale: {domain: PHASE_COLOURS.map(([p]) => p), range: PHASE_COLOURS.map(([, c]) => c)}};
   return {
-    $schema: VEGA_LITE_SCHEMA,
-    config: COMPACT_CONFIG,
-    datasets: {timeline: rows},
-    data: {name: 'timeline'},
+    ...specOf('timeline', rows, COMPACT_CONFIG),
     transform: [{flatten: ['t_s', 'power_w']}],
     facet: {row: {field: 'run', type: 'nominal', title: null, sort: runs, header: {labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelOrient: 'top'}}},
     spec: {
