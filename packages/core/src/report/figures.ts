@@ -111,15 +111,15 @@ export function forestFigure(model: ReportModel): FigureSpec {
   return {id: 'paired-differences', title: 'Paired differences between configurations', caption: caption.filter(Boolean).join(' '), spec: rows.length > 0 ? forestSpec(rows) : null};
 }
 
-/** A run as its row is labelled in a configuration's figures. */
-export function runLabel(r: RunView): string {
+/** A run as it is labelled in a configuration's figures; in a timeline, with why it has no power trace. */
+export function runLabel(r: RunView, timeline = false): string {
   const base = r.cycle === null ? r.id : `cycle ${r.cycle}${(r.attempt ?? 1) > 1 ? `, attempt ${r.attempt}` : ''}`;
-  const power = r.traces.length === 0 && r.status === 'completed' ? ` (no power: ${r.energyReason ?? 'no samples'})` : '';
+  const power = timeline && r.traces.length === 0 && r.status === 'completed' ? ` (no power: ${r.energyReason ?? 'no samples'})` : '';
   return `${base}${r.status === 'completed' ? '' : ` (${r.status})`}${power}`;
 }
 
 function timelineRows(r: RunView): TimelineDatum[] {
-  const run = runLabel(r);
+  const run = runLabel(r, true);
   const phases: TimelineDatum[] = r.phases.map((p) => ({run, kind: 'phase', phase: p.name, start_s: seconds(p.startMs), end_s: seconds(p.endMs), t_s: [null], power_w: [null]}));
   const power: TimelineDatum[] = r.traces.map((t) => ({run, kind: 'power', channel: `${t.meter} ${t.channel}`, t_s: t.tMs.map(seconds), power_w: t.powerW.map(sig)}));
   return [...phases, ...power];
@@ -139,13 +139,13 @@ export function runFigures(model: ReportModel, c: ReportConfiguration, index: nu
   const slug = `${index + 1}-${slugOf(c.name)}`;
   const timeline = runs.flatMap(timelineRows);
   const latency = runs.flatMap(latencyRows);
-  const drawn = (rows: Array<{run: string}>) => runs.map(runLabel).filter((l) => rows.some((x) => x.run === l));
+  const drawn = (rows: Array<{run: string}>, timeline = false) => runs.map((r) => runLabel(r, timeline)).filter((l) => rows.some((x) => x.run === l));
   return [
     {
       id: `timeline-${slug}`,
       title: `Power timeline: ${label}`,
       caption: `Power of each channel per run, phases shaded, the steady-state window as the dark band at the top. Drawn from at most ${2 * TRACE_BUCKETS} points per channel and run (the lowest and highest sample of each time bucket, so every spike stays); every figure is computed from all samples.`,
-      ...(timeline.length > 0 ? {spec: timelineSpec(timeline, drawn(timeline))} : {spec: null, caption: 'No run of this configuration left phases or meter samples (the runs table says why).'}),
+      ...(timeline.length > 0 ? {spec: timelineSpec(timeline, drawn(timeline, true))} : {spec: null, caption: 'No run of this configuration left phases or meter samples (the runs table says why).'}),
     },
     {
       id: `latency-${slug}`,
