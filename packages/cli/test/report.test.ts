@@ -153,6 +153,8 @@ describe.skipIf(Boolean(missing))(`lem report in headless Chromium${missing ? ` 
     expect(cells.find((c) => c.metric === 'outputTokensPerS')).toMatchObject({gap: false, n: '1', halfWidth: ''});
     expect(await page.textContent('body')).toContain('n=1 · no CI');
     expect(await page.textContent('#differences ~ p.note')).toMatch(/No paired differences/);
+    const said = lem(['report', single, '--out', join(dir, 'single-again.html')], {home, cwd: dir});
+    expect(said.stdout).toMatch(/; 1 run, 0 not completed, 1 configuration, \d+ figures\) in /);
   });
 
   it('unrelated runs together, with figure files (PNG and their specs) for papers', async () => {

@@ -26,8 +26,11 @@ export default class Report extends LemCommand<typeof Report> {
     const resultsDir = await resultsDirOf(project, await this.registry(), this.projectFile(project));
     const written = await writeReport({inputs: argv as string[], resultsDir, out: this.flags.out, format: this.flags.format});
     const kb = (bytes: number) => `${(bytes / 1024).toFixed(0)} KB`;
-    this.say(`Wrote ${written.path} (${kb(written.bytes)}; ${written.runs} runs, ${written.failedRuns} not completed, ${written.configurations} configurations, ${written.figures} figures) in ${(written.elapsedMs / 1000).toFixed(1)} s`);
+    const counts = `${count(written.runs, 'run')}, ${written.failedRuns} not completed, ${count(written.configurations, 'configuration')}, ${count(written.figures, 'figure')}`;
+    this.say(`Wrote ${written.path} (${kb(written.bytes)}; ${counts}) in ${(written.elapsedMs / 1000).toFixed(1)} s`);
     if (written.figureFiles.length > 0) this.say(`Figures: ${written.figureFiles.length} files in ${written.figureFiles[0]!.path.replace(/\/[^/]*$/, '')}`);
     return written;
   }
 }
+
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
