@@ -392,8 +392,8 @@ export async function inspectGguf(modelPath: string, options: InspectOptions = {
   }
 }
 
-async function readHeader(handle: FileHandle, path: string, size: number, options: InspectOptions): Promise<GgufSummary> {
-  const c = new Cursor(handle, size);
+/** The magic, the version and the two counts that open every GGUF file. */
+async function readPreamble(c: Cursor, path: string, size: number): Promise<{version: number; tensorCount: number; kvCount: number}> {
   if (size < 4) throw new Truncated(`only ${size} bytes`);
   const magic = await c.u32();
   if (magic !== GGUF_MAGIC) {
@@ -411,16 +411,20 @@ async function readHeader(handle: FileHandle, path: string, size: number, option
       TRY_TINY,
     ]);
   }
-  const tensorCount = await c.count('tensor count', MAX_TENSORS);
-  const kvCount = await c.count('metadata count', MAX_KV);
+  return {version, tensorCount: await c.count('tensor count', MAX_TENSORS), kvCount: await c.count('metadata count', MAX_KV)};
+}
 
+async function readMetadata(c: Cursor, kvCount: number): Promise<Map<string, MetaValue>> {
   const meta = new Map<string, MetaValue>();
   for (let i = 0; i < kvCount; i++) {
     const key = await c.string(`metadata key #${i}`);
     const type = await c.u32();
     meta.set(key, await readValue(c, type, key));
   }
+  return meta;
+}
 
+async function readTensorInfos(c: Cursor, tensorCount: number): Promise<TensorInfo[]> {
   const tensors: TensorInfo[] = [];
   for (let i = 0; i < tensorCount; i++) {
     const name = await c.string(`tensor name #${i}`);
@@ -436,24 +440,34 @@ async function readHeader(handle: FileHandle, path: string, size: number, option
     const offset = await c.u64();
     tensors.push({name, dims, type, offset});
   }
+  return tensors;
+}
 
+function alignmentOf(meta: Map<string, MetaValue>): number {
   const alignmentValue = meta.get('general.alignment');
   const alignment = alignmentValue === undefined ? GGUF_DEFAULT_ALIGNMENT : asPositiveInt(alignmentValue);
   if (alignment === undefined || (alignment & (alignment - 1)) !== 0) {
     throw new Malformed(`general.alignment is ${describeType(alignmentValue)}, not a power of two`);
   }
-  const dataStart = Math.ceil(c.offset / alignment) * alignment;
+  return alignment;
+}
 
-  let tensorDataBytes = 0;
-  let parameterCount = 0;
-  let embeddingParameterCount = 0;
-  let expertParameterCount = 0;
+interface TensorTotals {
+  tensorDataBytes: number;
+  parameterCount: number;
+  embeddingParameterCount: number;
+  expertParameterCount: number;
+}
+
+/** Checks every tensor is aligned, whole-block and inside the file; counts parameters and data bytes. */
+function tensorTotals(tensors: TensorInfo[], alignment: number, dataStart: number, size: number): TensorTotals {
+  const totals: TensorTotals = {tensorDataBytes: 0, parameterCount: 0, embeddingParameterCount: 0, expertParameterCount: 0};
   for (const tensor of tensors) {
     if (tensor.offset % BigInt(alignment) !== 0n) throw new Malformed(`tensor ${tensor.name} starts at offset ${tensor.offset}, not a multiple of the alignment ${alignment}`);
     const elements = tensor.dims.reduce((a, b) => a * b, 1);
-    parameterCount += elements;
-    if (tensor.name === 'token_embd.weight' || tensor.name === 'position_embd.weight') embeddingParameterCount += elements;
-    if (/_exps\./.test(tensor.name)) expertParameterCount += elements;
+    totals.parameterCount += elements;
+    if (tensor.name === 'token_embd.weight' || tensor.name === 'position_embd.weight') totals.embeddingParameterCount += elements;
+    if (/_exps\./.test(tensor.name)) totals.expertParameterCount += elements;
     const layout = GGML_TYPE_LAYOUT[tensor.type];
     const start = Number(tensor.offset);
     let bytes = 0;
@@ -466,14 +480,49 @@ async function readHeader(handle: FileHandle, path: string, size: number, option
     if (end > size || dataStart + start > size) {
       throw new Truncated(`tensor ${tensor.name} needs bytes up to offset ${end} but the file ends at ${size}`);
     }
-    tensorDataBytes = Math.max(tensorDataBytes, start + bytes);
+    totals.tensorDataBytes = Math.max(totals.tensorDataBytes, start + bytes);
   }
+  return totals;
+}
 
+interface ModelShape {
+  architecture: string;
+  recurrent: boolean;
+  contextLength: number;
+  embeddingLength: number;
+  blockCount: number;
+  feedForwardLength: number;
+  headCount: number;
+  headCountKv: number;
+  tokenizerModel: string;
+  vocabSize: number;
+}
+
+function architectureOf(path: string, meta: Map<string, MetaValue>): string {
   const architecture = meta.get('general.architecture');
   if (typeof architecture !== 'string' || architecture.length === 0) {
     throw invalid(path, `metadata general.architecture is ${describeType(architecture)} (a string such as "llama" is required)`);
   }
-  const arch = architecture;
+  return architecture;
+}
+
+/** The tokenizer's required metadata: its model name and vocabulary (and merges for gpt2); what is wrong goes to `missing`. */
+function tokenizerOf(meta: Map<string, MetaValue>, missing: string[]): {tokenizerModel: string; vocabSize: number} {
+  const tokenizerModel = meta.get('tokenizer.ggml.model');
+  if (typeof tokenizerModel !== 'string') missing.push(`tokenizer.ggml.model (${describeType(tokenizerModel)}; a string such as "llama" or "gpt2" is required)`);
+  const tokens = meta.get('tokenizer.ggml.tokens');
+  const vocabSize = typeof tokens === 'object' && tokens.itemType === 8 ? tokens.length : 0;
+  if (vocabSize === 0) missing.push(`tokenizer.ggml.tokens (${describeType(tokens)}; a non-empty array of strings is required)`);
+  if (tokenizerModel === 'gpt2') {
+    const merges = meta.get('tokenizer.ggml.merges');
+    if (!(typeof merges === 'object' && merges.itemType === 8)) missing.push(`tokenizer.ggml.merges (${describeType(merges)}; required by the gpt2 tokenizer)`);
+  }
+  return {tokenizerModel: tokenizerModel as string, vocabSize};
+}
+
+/** The architecture's dimensions and the tokenizer, every required key checked; all problems are said at once. */
+function modelShape(path: string, meta: Map<string, MetaValue>): ModelShape {
+  const arch = architectureOf(path, meta);
   const missing: string[] = [];
   const requireInt = (key: string, perLayer = false): number => {
     const value = meta.get(key);
@@ -491,15 +540,7 @@ async function readHeader(handle: FileHandle, path: string, size: number, option
   if (arch === 'llama' && typeof meta.get('llama.attention.layer_norm_rms_epsilon') !== 'number') {
     missing.push(`llama.attention.layer_norm_rms_epsilon (${describeType(meta.get('llama.attention.layer_norm_rms_epsilon'))}; a float is required)`);
   }
-  const tokenizerModel = meta.get('tokenizer.ggml.model');
-  if (typeof tokenizerModel !== 'string') missing.push(`tokenizer.ggml.model (${describeType(tokenizerModel)}; a string such as "llama" or "gpt2" is required)`);
-  const tokens = meta.get('tokenizer.ggml.tokens');
-  const vocabSize = typeof tokens === 'object' && tokens.itemType === 8 ? tokens.length : 0;
-  if (vocabSize === 0) missing.push(`tokenizer.ggml.tokens (${describeType(tokens)}; a non-empty array of strings is required)`);
-  if (tokenizerModel === 'gpt2') {
-    const merges = meta.get('tokenizer.ggml.merges');
-    if (!(typeof merges === 'object' && merges.itemType === 8)) missing.push(`tokenizer.ggml.merges (${describeType(merges)}; required by the gpt2 tokenizer)`);
-  }
+  const tokenizer = tokenizerOf(meta, missing);
   if (missing.length > 0) {
     throw invalid(path, `required metadata is missing or invalid: ${missing.join('; ')}`, [
       'convert the model again with a current llama.cpp (convert_hf_to_gguf.py)',
@@ -509,20 +550,32 @@ async function readHeader(handle: FileHandle, path: string, size: number, option
   if (!recurrent && embeddingLength % headCount !== 0) {
     throw invalid(path, `${arch}.embedding_length ${embeddingLength} is not divisible by ${arch}.attention.head_count ${headCount}`);
   }
-  if (tensorCount === 0) throw invalid(path, 'the file has no tensors (a vocabulary-only file cannot generate)');
+  return {architecture: arch, recurrent, contextLength, embeddingLength, blockCount, feedForwardLength, headCount, headCountKv, ...tokenizer};
+}
 
-  const expertCount = asPositiveInt(meta.get(`${arch}.expert_count`));
-  const expertUsedCount = asPositiveInt(meta.get(`${arch}.expert_used_count`));
-  const tiedEmbeddings = !tensors.some((t) => t.name === 'output.weight');
-  const nonEmbeddingParameterCount = parameterCount - embeddingParameterCount;
+/** Parameters that do work per token: all but the embeddings, only the used share of experts, plus a tied output head. */
+function activeParameters(meta: Map<string, MetaValue>, shape: ModelShape, totals: TensorTotals, tiedEmbeddings: boolean): {expertCount?: number; expertUsedCount?: number; active: number} {
+  const expertCount = asPositiveInt(meta.get(`${shape.architecture}.expert_count`));
+  const expertUsedCount = asPositiveInt(meta.get(`${shape.architecture}.expert_used_count`));
   const expertScale = expertCount && expertUsedCount ? expertUsedCount / expertCount : 1;
-  const activeParameterCount = Math.round(
-    nonEmbeddingParameterCount - expertParameterCount * (1 - expertScale) + (tiedEmbeddings ? embeddingLength * vocabSize : 0),
-  );
+  const nonEmbedding = totals.parameterCount - totals.embeddingParameterCount;
+  const active = Math.round(nonEmbedding - totals.expertParameterCount * (1 - expertScale) + (tiedEmbeddings ? shape.embeddingLength * shape.vocabSize : 0));
+  return {expertCount, expertUsedCount, active};
+}
 
-  const name = meta.get('general.name');
-  const fileType = meta.get('general.file_type');
+async function readHeader(handle: FileHandle, path: string, size: number, options: InspectOptions): Promise<GgufSummary> {
+  const c = new Cursor(handle, size);
+  const {version, tensorCount, kvCount} = await readPreamble(c, path, size);
+  const meta = await readMetadata(c, kvCount);
+  const tensors = await readTensorInfos(c, tensorCount);
+  const alignment = alignmentOf(meta);
+  const totals = tensorTotals(tensors, alignment, Math.ceil(c.offset / alignment) * alignment, size);
+  const shape = modelShape(path, meta);
+  if (tensorCount === 0) throw invalid(path, 'the file has no tensors (a vocabulary-only file cannot generate)');
+  const tiedEmbeddings = !tensors.some((t) => t.name === 'output.weight');
+  const {expertCount, expertUsedCount, active} = activeParameters(meta, shape, totals, tiedEmbeddings);
   const chatTemplate = meta.get('tokenizer.chat_template');
+  const {recurrent: _recurrent, ...dimensions} = shape;
   const summary: GgufSummary = {
     path,
     fileSizeBytes: size,
@@ -530,23 +583,17 @@ async function readHeader(handle: FileHandle, path: string, size: number, option
     alignment,
     metadataCount: kvCount,
     tensorCount,
-    architecture: arch,
-    contextLength,
-    embeddingLength,
-    blockCount,
-    feedForwardLength,
-    headCount,
-    headCountKv,
-    vocabSize,
-    tokenizerModel: tokenizerModel as string,
+    ...dimensions,
     hasChatTemplate: typeof chatTemplate === 'string' && chatTemplate.length > 0,
-    parameterCount,
-    embeddingParameterCount,
-    nonEmbeddingParameterCount,
-    activeParameterCount,
+    parameterCount: totals.parameterCount,
+    embeddingParameterCount: totals.embeddingParameterCount,
+    nonEmbeddingParameterCount: totals.parameterCount - totals.embeddingParameterCount,
+    activeParameterCount: active,
     tiedEmbeddings,
-    tensorDataBytes,
+    tensorDataBytes: totals.tensorDataBytes,
   };
+  const name = meta.get('general.name');
+  const fileType = meta.get('general.file_type');
   if (typeof name === 'string') summary.name = name;
   if (typeof fileType === 'number') summary.fileType = fileType;
   if (expertCount !== undefined) summary.expertCount = expertCount;
