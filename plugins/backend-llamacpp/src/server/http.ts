@@ -196,6 +196,20 @@ interface Usage {
   total_tokens: number;
 }
 
+
+/** One generation request in flight: what the response needs to be written. */
+interface Generation {
+  e: Engine;
+  kind: 'completion' | 'chat';
+  request: GenerateRequest;
+  controller: AbortController;
+  id: string;
+  created: number;
+  promptLength: number;
+}
+
+const usageOf = (g: Generation, completionTokens: number): Usage => ({prompt_tokens: g.promptLength, completion_tokens: completionTokens, total_tokens: g.promptLength + completionTokens});
+
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const log = options.log ?? (() => {});
@@ -231,26 +245,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     const e = engine;
     switch (route) {
       case 'GET /v1/models':
-        return sendJson(res, 200, {
-          object: 'list',
-          data: [
-            {
-              id: e.modelId,
-              object: 'model',
-              created: createdS,
-              owned_by: 'lem',
-              meta: {
-                n_ctx: e.contextSize,
-                n_ctx_train: summary.contextLength,
-                parallel: e.parallel,
-                n_embd: summary.embeddingLength,
-                n_vocab: summary.vocabSize,
-                n_params: summary.parameterCount,
-                size: summary.fileSizeBytes,
-              },
-            },
-          ],
-        });
+        return sendJson(res, 200, modelsList(e));
       case 'GET /version':
         return sendJson(res, 200, {
           engine: 'node-llama-cpp',
@@ -260,15 +255,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           gpu: e.llama.gpu,
         });
       case 'GET /metrics': {
-        const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number) =>
-          `# HELP llamacpp:${name} ${help}\n# TYPE llamacpp:${name} ${type}\nllamacpp:${name} ${value}\n`;
-        const text =
-          metric('prompt_tokens_total', 'counter', 'Prompt tokens processed.', counters.promptTokensTotal) +
-          metric('tokens_predicted_total', 'counter', 'Tokens generated.', counters.tokensPredictedTotal) +
-          metric('requests_total', 'counter', 'Generation requests accepted.', counters.requestsTotal) +
-          metric('requests_processing', 'gauge', 'Generation requests in progress or queued.', inFlight.size) +
-          metric('requests_running', 'gauge', 'Generation requests being decoded now.', Math.max(0, inFlight.size - e.queued)) +
-          metric('requests_deferred', 'gauge', 'Generation requests waiting for a free sequence.', e.queued);
+        const text = metricsText(e);
         res.writeHead(200, {'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(text)});
         res.end(text);
         return;
@@ -289,18 +276,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       }
       case 'POST /v1/completions': {
         const body = parse(completionBody, await readJson(req));
-        let promptTokens: number[];
-        if (typeof body.prompt === 'string') promptTokens = e.tokenizePrompt(body.prompt);
-        else if (typeof body.prompt[0] === 'string') promptTokens = e.tokenizePrompt(body.prompt[0]);
-        else {
-          promptTokens = body.prompt as number[];
-          try {
-            e.checkTokenIds(promptTokens, 'prompt');
-          } catch (error) {
-            throw asHttpError(error);
-          }
-        }
-        return generate(req, res, 'completion', body, {promptTokens, stop: stops(body.stop), stopTokens: new Set()});
+        return generate(req, res, 'completion', body, {promptTokens: completionPromptTokens(e, body.prompt), stop: stops(body.stop), stopTokens: new Set()});
       }
       case 'POST /v1/chat/completions': {
         const body = parse(chatBody, await readJson(req));
@@ -317,6 +293,46 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
     if (known.includes(url.pathname)) throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, 'invalid_request_error', 'method_not_allowed');
     throw new HttpError(404, `no route ${req.method} ${url.pathname}`, 'not_found_error', 'not_found');
+  }
+
+  /** `/v1/models`: the one model served, with llama.cpp-style `meta` (context, vocabulary, size). */
+  function modelsList(e: Engine): object {
+    const meta = {
+      n_ctx: e.contextSize,
+      n_ctx_train: summary.contextLength,
+      parallel: e.parallel,
+      n_embd: summary.embeddingLength,
+      n_vocab: summary.vocabSize,
+      n_params: summary.parameterCount,
+      size: summary.fileSizeBytes,
+    };
+    return {object: 'list', data: [{id: e.modelId, object: 'model', created: createdS, owned_by: 'lem', meta}]};
+  }
+
+  /** `/metrics` in Prometheus text, with llama.cpp server's metric names. */
+  function metricsText(e: Engine): string {
+    const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number) =>
+      `# HELP llamacpp:${name} ${help}\n# TYPE llamacpp:${name} ${type}\nllamacpp:${name} ${value}\n`;
+    return (
+      metric('prompt_tokens_total', 'counter', 'Prompt tokens processed.', counters.promptTokensTotal) +
+      metric('tokens_predicted_total', 'counter', 'Tokens generated.', counters.tokensPredictedTotal) +
+      metric('requests_total', 'counter', 'Generation requests accepted.', counters.requestsTotal) +
+      metric('requests_processing', 'gauge', 'Generation requests in progress or queued.', inFlight.size) +
+      metric('requests_running', 'gauge', 'Generation requests being decoded now.', Math.max(0, inFlight.size - e.queued)) +
+      metric('requests_deferred', 'gauge', 'Generation requests waiting for a free sequence.', e.queued)
+    );
+  }
+
+  /** A completion's prompt as token ids: text is tokenized, ids are checked against the vocabulary. */
+  function completionPromptTokens(e: Engine, prompt: string | string[] | number[]): number[] {
+    if (typeof prompt === 'string') return e.tokenizePrompt(prompt);
+    if (typeof prompt[0] === 'string') return e.tokenizePrompt(prompt[0]);
+    try {
+      e.checkTokenIds(prompt as number[], 'prompt');
+    } catch (error) {
+      throw asHttpError(error);
+    }
+    return prompt as number[];
   }
 
   function asHttpError(error: unknown): unknown {
@@ -355,74 +371,76 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       signal: controller.signal,
       ...(body.max_tokens == null ? {} : {maxTokens: body.max_tokens}),
     };
-    const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
-    const created = Math.floor(Date.now() / 1000);
-    const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
-    const includeUsage = body.stream_options?.include_usage ?? false;
-    let completionTokens = 0;
-    let finishReason: FinishReason | undefined;
-    const usage = (): Usage => ({
-      prompt_tokens: prompt.promptTokens.length,
-      completion_tokens: completionTokens,
-      total_tokens: prompt.promptTokens.length + completionTokens,
-    });
-
+    const g: Generation = {e, kind, request, controller, id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`, created: Math.floor(Date.now() / 1000), promptLength: prompt.promptTokens.length};
     try {
-      if (body.stream) {
-        res.writeHead(200, {'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no'});
-        res.flushHeaders();
-        const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-        for await (const event of e.generate(request)) {
-          counters.tokensPredictedTotal++;
-          if (controller.signal.aborted || res.destroyed) break;
-          completionTokens++;
-          finishReason = event.finishReason;
-          const choice =
-            kind === 'chat'
-              ? {index: 0, delta: completionTokens === 1 ? {role: 'assistant', content: event.text} : {content: event.text}, logprobs: null, finish_reason: event.finishReason ?? null}
-              : {index: 0, text: event.text, logprobs: null, finish_reason: event.finishReason ?? null};
-          send({id, object, created, model: e.modelId, choices: [choice], ...(includeUsage ? {usage: null} : {})});
-        }
-        if (res.destroyed) return;
-        if (finishReason) {
-          if (includeUsage) send({id, object, created, model: e.modelId, choices: [], usage: usage()});
-          res.write('data: [DONE]\n\n');
-        }
-        res.end();
-        return;
-      }
-
-      let text = '';
-      for await (const event of e.generate(request)) {
-        counters.tokensPredictedTotal++;
-        if (controller.signal.aborted) break;
-        completionTokens++;
-        text += event.text;
-        finishReason = event.finishReason;
-      }
-      if (!finishReason) throw new HttpError(503, 'the request was cancelled (server shutting down)', 'unavailable_error', 'cancelled');
-      const choice =
-        kind === 'chat'
-          ? {index: 0, message: {role: 'assistant', content: text}, logprobs: null, finish_reason: finishReason}
-          : {index: 0, text, logprobs: null, finish_reason: finishReason};
-      sendJson(res, 200, {id, object: kind === 'chat' ? 'chat.completion' : 'text_completion', created, model: e.modelId, choices: [choice], usage: usage()});
+      if (body.stream) await streamGeneration(g, res, body.stream_options?.include_usage ?? false);
+      else await wholeGeneration(g, res);
     } catch (error) {
-      if (controller.signal.aborted && !(error instanceof HttpError)) {
-        if (!res.headersSent && !res.destroyed) sendError(res, new HttpError(503, 'the request was cancelled (server shutting down)', 'unavailable_error', 'cancelled'));
-        else res.end();
-        return;
-      }
-      const mapped = asHttpError(error);
-      if (res.headersSent) {
-        const message = mapped instanceof Error ? mapped.message : String(mapped);
-        res.write(`data: ${JSON.stringify({error: {message, type: 'server_error', code: 'generation_failed'}})}\n\n`);
-        res.end();
-        return;
-      }
-      throw mapped;
+      failGeneration(g, res, error);
     } finally {
       inFlight.delete(controller);
     }
+  }
+
+  /** Server-sent events, a chunk per token; `[DONE]` only when generation finished (not when cut short). */
+  async function streamGeneration(g: Generation, res: ServerResponse, includeUsage: boolean): Promise<void> {
+    res.writeHead(200, {'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no'});
+    res.flushHeaders();
+    const object = g.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+    const send = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+    let completionTokens = 0;
+    let finishReason: FinishReason | undefined;
+    for await (const event of g.e.generate(g.request)) {
+      counters.tokensPredictedTotal++;
+      if (g.controller.signal.aborted || res.destroyed) break;
+      completionTokens++;
+      finishReason = event.finishReason;
+      const choice =
+        g.kind === 'chat'
+          ? {index: 0, delta: completionTokens === 1 ? {role: 'assistant', content: event.text} : {content: event.text}, logprobs: null, finish_reason: event.finishReason ?? null}
+          : {index: 0, text: event.text, logprobs: null, finish_reason: event.finishReason ?? null};
+      send({id: g.id, object, created: g.created, model: g.e.modelId, choices: [choice], ...(includeUsage ? {usage: null} : {})});
+    }
+    if (res.destroyed) return;
+    if (finishReason) {
+      if (includeUsage) send({id: g.id, object, created: g.created, model: g.e.modelId, choices: [], usage: usageOf(g, completionTokens)});
+      res.write('data: [DONE]\n\n');
+    }
+    res.end();
+  }
+
+  /** One JSON body once generation has finished. */
+  async function wholeGeneration(g: Generation, res: ServerResponse): Promise<void> {
+    let text = '';
+    let completionTokens = 0;
+    let finishReason: FinishReason | undefined;
+    for await (const event of g.e.generate(g.request)) {
+      counters.tokensPredictedTotal++;
+      if (g.controller.signal.aborted) break;
+      completionTokens++;
+      text += event.text;
+      finishReason = event.finishReason;
+    }
+    if (!finishReason) throw new HttpError(503, 'the request was cancelled (server shutting down)', 'unavailable_error', 'cancelled');
+    const choice =
+      g.kind === 'chat'
+        ? {index: 0, message: {role: 'assistant', content: text}, logprobs: null, finish_reason: finishReason}
+        : {index: 0, text, logprobs: null, finish_reason: finishReason};
+    sendJson(res, 200, {id: g.id, object: g.kind === 'chat' ? 'chat.completion' : 'text_completion', created: g.created, model: g.e.modelId, choices: [choice], usage: usageOf(g, completionTokens)});
+  }
+
+  /** A failed generation: cancelled → 503 (or the stream ended); mid-stream → an error event; else thrown as its HTTP error. */
+  function failGeneration(g: Generation, res: ServerResponse, error: unknown): void {
+    if (g.controller.signal.aborted && !(error instanceof HttpError)) {
+      if (!res.headersSent && !res.destroyed) sendError(res, new HttpError(503, 'the request was cancelled (server shutting down)', 'unavailable_error', 'cancelled'));
+      else res.end();
+      return;
+    }
+    const mapped = asHttpError(error);
+    if (!res.headersSent) throw mapped;
+    const message = mapped instanceof Error ? mapped.message : String(mapped);
+    res.write(`data: ${JSON.stringify({error: {message, type: 'server_error', code: 'generation_failed'}})}\n\n`);
+    res.end();
   }
 
   await new Promise<void>((resolve, reject) => {
