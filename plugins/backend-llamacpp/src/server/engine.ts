@@ -176,81 +176,22 @@ export class Engine {
 
   /** Loads the model and creates the context. Throws a coded error on a GPU or memory problem. */
   static async load(options: EngineOptions): Promise<Engine> {
-    const wantsGpu = options.gpuLayers !== 0;
     /** llama.cpp says why a load failed only in its log; keep the reasons for the error message. */
     const loadErrors: string[] = [];
-    const llama = await getLlama({
-      gpu: wantsGpu ? 'auto' : false,
-      build: 'never',
-      skipDownload: true,
-      maxThreads: options.threads,
-      progressLogs: false,
-      logLevel: LlamaLogLevel.warn,
-      logger: (level, message) => {
-        const text = message.trimEnd();
-        const reason = /error loading model: (.+)$/.exec(text)?.[1];
-        if (reason && !loadErrors.includes(reason)) loadErrors.push(reason);
-        if (text && (level === LlamaLogLevel.warn || level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)) options.log(`llama.cpp ${level}: ${text}`);
-      },
-    });
+    const llama = await openLlama(options, loadErrors);
     try {
-      const explicitGpu = options.gpuLayers === 'max' || (typeof options.gpuLayers === 'number' && options.gpuLayers > 0);
-      if (explicitGpu && llama.gpu === false) {
-        throw codedError({
-          code: 'E_GPU_UNAVAILABLE',
-          message: `gpu_layers ${options.gpuLayers} asks for GPU offload, but no usable GPU build of llama.cpp was found on this machine`,
-          try: ['set `gpu_layers: auto` (GPU when usable, else CPU) or `gpu_layers: 0` (CPU)', 'check the GPU driver (nvidia-smi)'],
-          exitCode: ExitCode.usage,
-        });
-      }
-      let model: LlamaModel;
-      try {
-        model = await llama.loadModel({
-          modelPath: options.modelPath,
-          gpuLayers: llama.gpu === false ? 0 : options.gpuLayers,
-          defaultContextFlashAttention: options.flashAttention,
-        });
-      } catch (error) {
-        // Native log lines arrive through the event loop, after the rejection: let them land.
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        if (error instanceof InsufficientMemoryError || loadErrors.some((r) => /alloc|out of memory/i.test(r))) throw error;
-        throw codedError({
-          code: 'E_MODEL_INVALID',
-          message: `llama.cpp could not load ${options.modelPath}: ${loadErrors.join('; ') || (error as Error).message}`,
-          try: ['check that the file downloaded completely, and that this llama.cpp build supports its architecture', 'convert the model again with a current llama.cpp'],
-          exitCode: ExitCode.usage,
-          cause: error,
-        });
-      }
-      const contextSize = options.contextSize ?? Math.min(model.trainContextSize || DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP);
-      let context: LlamaContext;
-      try {
-        context = await model.createContext({
-          sequences: options.parallel,
-          contextSize,
-          threads: options.threads,
-          flashAttention: options.flashAttention,
-          ...(options.batchSize === undefined ? {} : {batchSize: options.batchSize}),
-        });
-      } catch (error) {
-        await model.dispose();
-        throw error;
-      }
+      requireGpuIfAsked(llama, options);
+      const model = await loadModel(llama, options, loadErrors);
+      const context = await createContext(model, options);
       const sequences = Array.from({length: options.parallel}, () => context.getSequence());
       const eog: number[] = [];
       for (let token = 0; token < options.summary.vocabSize; token++) if (model.isEogToken(token as Token)) eog.push(token);
-      let chatWrapper: ChatWrapper;
-      try {
-        chatWrapper = resolveChatWrapper(model, {});
-      } catch {
-        chatWrapper = new GeneralChatWrapper();
-      }
       return new Engine(
         llama,
         model,
         context,
         new SequencePool(sequences),
-        chatWrapper,
+        chatWrapperOf(model),
         new Set(eog),
         eogBanningBias(model, eog),
         options.summary,
@@ -259,16 +200,7 @@ export class Engine {
       );
     } catch (error) {
       await llama.dispose().catch(() => {});
-      if (error instanceof InsufficientMemoryError || (!isCodedError(error) && loadErrors.some((r) => /alloc|out of memory/i.test(r)))) {
-        throw codedError({
-          code: 'E_OUT_OF_MEMORY',
-          message: `out of memory while loading the model: ${[...loadErrors, (error as Error).message].join('; ')}`,
-          try: ['lower context_size or parallel', 'use a smaller or more quantised model', 'lower gpu_layers'],
-          exitCode: ExitCode.runsFailed,
-          cause: error,
-        });
-      }
-      throw error;
+      throw outOfMemoryOr(error, loadErrors);
     }
   }
 
@@ -428,4 +360,95 @@ export class Engine {
     await this.model.dispose().catch(() => {});
     await this.llama.dispose().catch(() => {});
   }
+}
+
+/** llama.cpp with lem's prebuilt-only policy; its warnings go to the server log, load errors to `loadErrors`. */
+function openLlama(options: EngineOptions, loadErrors: string[]): Promise<Llama> {
+  return getLlama({
+    gpu: options.gpuLayers !== 0 ? 'auto' : false,
+    build: 'never',
+    skipDownload: true,
+    maxThreads: options.threads,
+    progressLogs: false,
+    logLevel: LlamaLogLevel.warn,
+    logger: (level, message) => {
+      const text = message.trimEnd();
+      const reason = /error loading model: (.+)$/.exec(text)?.[1];
+      if (reason && !loadErrors.includes(reason)) loadErrors.push(reason);
+      if (text && (level === LlamaLogLevel.warn || level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)) options.log(`llama.cpp ${level}: ${text}`);
+    },
+  });
+}
+
+/** An explicit GPU offload (`max` or a layer count) on a machine with no usable GPU build is refused, not run on the CPU. */
+function requireGpuIfAsked(llama: Llama, options: EngineOptions): void {
+  const explicitGpu = options.gpuLayers === 'max' || (typeof options.gpuLayers === 'number' && options.gpuLayers > 0);
+  if (!explicitGpu || llama.gpu !== false) return;
+  throw codedError({
+    code: 'E_GPU_UNAVAILABLE',
+    message: `gpu_layers ${options.gpuLayers} asks for GPU offload, but no usable GPU build of llama.cpp was found on this machine`,
+    try: ['set `gpu_layers: auto` (GPU when usable, else CPU) or `gpu_layers: 0` (CPU)', 'check the GPU driver (nvidia-smi)'],
+    exitCode: ExitCode.usage,
+  });
+}
+
+async function loadModel(llama: Llama, options: EngineOptions, loadErrors: string[]): Promise<LlamaModel> {
+  try {
+    return await llama.loadModel({
+      modelPath: options.modelPath,
+      gpuLayers: llama.gpu === false ? 0 : options.gpuLayers,
+      defaultContextFlashAttention: options.flashAttention,
+    });
+  } catch (error) {
+    // Native log lines arrive through the event loop, after the rejection: let them land.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (error instanceof InsufficientMemoryError || loadErrors.some((r) => /alloc|out of memory/i.test(r))) throw error;
+    throw codedError({
+      code: 'E_MODEL_INVALID',
+      message: `llama.cpp could not load ${options.modelPath}: ${loadErrors.join('; ') || (error as Error).message}`,
+      try: ['check that the file downloaded completely, and that this llama.cpp build supports its architecture', 'convert the model again with a current llama.cpp'],
+      exitCode: ExitCode.usage,
+      cause: error,
+    });
+  }
+}
+
+/** The context of `parallel` sequences; the model is disposed when it cannot be made. */
+async function createContext(model: LlamaModel, options: EngineOptions): Promise<LlamaContext> {
+  const contextSize = options.contextSize ?? Math.min(model.trainContextSize || DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP);
+  try {
+    return await model.createContext({
+      sequences: options.parallel,
+      contextSize,
+      threads: options.threads,
+      flashAttention: options.flashAttention,
+      ...(options.batchSize === undefined ? {} : {batchSize: options.batchSize}),
+    });
+  } catch (error) {
+    await model.dispose();
+    throw error;
+  }
+}
+
+/** The model's own chat template, else a general one. */
+function chatWrapperOf(model: LlamaModel): ChatWrapper {
+  try {
+    return resolveChatWrapper(model, {});
+  } catch {
+    return new GeneralChatWrapper();
+  }
+}
+
+/** A failed load that ran out of memory (said by node-llama-cpp or by llama.cpp's log) as E_OUT_OF_MEMORY; any other as it is. */
+function outOfMemoryOr(error: unknown, loadErrors: string[]): unknown {
+  if (error instanceof InsufficientMemoryError || (!isCodedError(error) && loadErrors.some((r) => /alloc|out of memory/i.test(r)))) {
+    return codedError({
+      code: 'E_OUT_OF_MEMORY',
+      message: `out of memory while loading the model: ${[...loadErrors, (error as Error).message].join('; ')}`,
+      try: ['lower context_size or parallel', 'use a smaller or more quantised model', 'lower gpu_layers'],
+      exitCode: ExitCode.runsFailed,
+      cause: error,
+    });
+  }
+  return error;
 }
