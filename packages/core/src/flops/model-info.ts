@@ -141,6 +141,29 @@ export async function modelInfoFromGguf(path: string): Promise<ModelInfo> {
   const arch = metadata['general.architecture'];
   if (typeof arch !== 'string' || arch === '') throw invalid(`${first} has no general.architecture`, GGUF_TRY);
   const key = (suffix: string) => `${arch}.${suffix}`;
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const shape = ggufShape(first, metadata, byName, key);
+  const counts = ggufParameterCounts(first, metadata, tensors, key);
+  return {
+    source: 'gguf',
+    origin: first,
+    architecture: arch,
+    ...shape,
+    ffnSize: metaNumber(metadata, key('feed_forward_length')) ?? 0,
+    contextLength: metaNumber(metadata, key('context_length')) ?? null,
+    tiedEmbeddings: !byName.has('output.weight'),
+    totalParams: Number(counts.total),
+    embeddingParams: Number(counts.embedding),
+    nonEmbeddingParams: Number(counts.total - counts.embedding),
+    ...(counts.experts ? {experts: counts.experts} : {}),
+    activeNonEmbeddingParams: Number(counts.active),
+  };
+}
+
+type GgufTensor = Awaited<ReturnType<typeof readGguf>>['tensorInfos'][number];
+
+/** Layers, widths, heads and vocabulary from the metadata, with the tensors' shapes where the metadata is silent. */
+function ggufShape(first: string, metadata: Record<string, unknown>, byName: Map<string, GgufTensor>, key: (suffix: string) => string) {
   const missing = ['block_count', 'embedding_length'].filter((k) => metaNumber(metadata, key(k)) === undefined);
   if (missing.length > 0) {
     throw invalid(`${first} lacks ${missing.map(key).join(' and ')}`, GGUF_TRY, missing.map((k) => ({path: key(k), message: 'required to describe the model'})));
@@ -150,7 +173,6 @@ export async function modelInfoFromGguf(path: string): Promise<ModelInfo> {
   // Attention-free architectures (mamba, rwkv) have no head count: their attention term is 0.
   const heads = metaNumber(metadata, key('attention.head_count')) ?? 0;
   const kvHeads = metaNumber(metadata, key('attention.head_count_kv')) ?? heads;
-  const byName = new Map(tensors.map((t) => [t.name, t]));
   const firstHeads = (() => {
     const v = metadata[key('attention.head_count')];
     return Array.isArray(v) ? Number(v[0]) : heads;
@@ -164,7 +186,11 @@ export async function modelInfoFromGguf(path: string): Promise<ModelInfo> {
     (embd && embd.shape.length >= 2 ? Number(embd.shape[1]) : undefined) ??
     metaNumber(metadata, key('vocab_size')) ??
     (Array.isArray(metadata['tokenizer.ggml.tokens']) ? (metadata['tokenizer.ggml.tokens'] as unknown[]).length : 0);
+  return {layers, hiddenSize, heads, kvHeads, headDim, vocabSize};
+}
 
+/** Parameters counted from the tensors: total, embedding, and active (the used share of the experts). */
+function ggufParameterCounts(first: string, metadata: Record<string, unknown>, tensors: GgufTensor[], key: (suffix: string) => string) {
   let total = 0n;
   let embedding = 0n;
   let expert = 0n;
@@ -190,26 +216,7 @@ export async function modelInfoFromGguf(path: string): Promise<ModelInfo> {
   } else if (expert > 0n) {
     throw invalid(`${first} has expert tensors (*_exps) but no ${key('expert_count')}`, GGUF_TRY);
   }
-
-  return {
-    source: 'gguf',
-    origin: first,
-    architecture: arch,
-    layers,
-    hiddenSize,
-    heads,
-    kvHeads,
-    headDim,
-    ffnSize: metaNumber(metadata, key('feed_forward_length')) ?? 0,
-    vocabSize,
-    contextLength: metaNumber(metadata, key('context_length')) ?? null,
-    tiedEmbeddings: !byName.has('output.weight'),
-    totalParams: Number(total),
-    embeddingParams: Number(embedding),
-    nonEmbeddingParams: Number(nonEmbedding),
-    ...(experts ? {experts} : {}),
-    activeNonEmbeddingParams: Number(active),
-  };
+  return {total, embedding, active, experts};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,6 +281,33 @@ const TIED_BY_DEFAULT = /^gemma/;
  * Throws `E_MODEL_INFO_INVALID` when a required key is missing or not a positive integer.
  */
 export function modelInfoFromConfigJson(json: unknown, origin = 'config.json'): ModelInfo {
+  const {c, modelType} = readConfig(json, origin);
+  const counts = decoderCounts(c, modelType, origin);
+  return {
+    source: 'config.json',
+    origin,
+    architecture: modelType,
+    layers: c.num_hidden_layers,
+    hiddenSize: c.hidden_size,
+    heads: c.num_attention_heads,
+    kvHeads: counts.kvHeads,
+    headDim: counts.headDim,
+    ffnSize: c.intermediate_size,
+    vocabSize: c.vocab_size,
+    contextLength: c.max_position_embeddings ?? null,
+    tiedEmbeddings: counts.tied,
+    totalParams: counts.nonEmbedding + counts.embedding,
+    embeddingParams: counts.embedding,
+    nonEmbeddingParams: counts.nonEmbedding,
+    ...(counts.experts > 0 ? {experts: {count: counts.experts, used: counts.expertsUsed}} : {}),
+    activeNonEmbeddingParams: counts.nonEmbedding - counts.expertParams + (counts.expertParams / Math.max(counts.experts, 1)) * counts.expertsUsed,
+  };
+}
+
+type ModelConfig = z.output<typeof configSchema>;
+
+/** The config (a multimodal one's `text_config` over its top level), refused when its architecture cannot be counted. */
+function readConfig(json: unknown, origin: string): {c: ModelConfig; modelType: string} {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw invalid(`${origin} is not a JSON object`, ['check the file: it should be a model config.json']);
   }
@@ -297,7 +331,11 @@ export function modelInfoFromConfigJson(json: unknown, origin = 'config.json'): 
       parsed.error.issues.map((issue) => ({path: issue.path.join('.'), message: issue.message})),
     );
   }
-  const c = parsed.data;
+  return {c: parsed.data, modelType};
+}
+
+/** The formula above, layer by layer. */
+function decoderCounts(c: ModelConfig, modelType: string, origin: string) {
   const h = c.hidden_size;
   const L = c.num_hidden_layers;
   const H = c.num_attention_heads;
@@ -336,27 +374,7 @@ export function modelInfoFromConfigJson(json: unknown, origin = 'config.json'): 
     expertParams += routed;
     nonEmbedding += h * E + routed + (Fs > 0 ? mlp(Fs) + h : 0);
   }
-  const embedding = V * h * (tied ? 1 : 2);
-
-  return {
-    source: 'config.json',
-    origin,
-    architecture: modelType,
-    layers: L,
-    hiddenSize: h,
-    heads: H,
-    kvHeads: KV,
-    headDim: d,
-    ffnSize: F,
-    vocabSize: V,
-    contextLength: c.max_position_embeddings ?? null,
-    tiedEmbeddings: tied,
-    totalParams: nonEmbedding + embedding,
-    embeddingParams: embedding,
-    nonEmbeddingParams: nonEmbedding,
-    ...(E > 0 ? {experts: {count: E, used: k}} : {}),
-    activeNonEmbeddingParams: nonEmbedding - expertParams + (expertParams / Math.max(E, 1)) * k,
-  };
+  return {kvHeads: KV, headDim: d, tied, nonEmbedding, embedding: V * h * (tied ? 1 : 2), expertParams, experts: E, expertsUsed: k};
 }
 
 // ---------------------------------------------------------------------------------------------
