@@ -485,18 +485,8 @@ function tensorTotals(tensors: TensorInfo[], alignment: number, dataStart: numbe
   return totals;
 }
 
-interface ModelShape {
-  architecture: string;
-  recurrent: boolean;
-  contextLength: number;
-  embeddingLength: number;
-  blockCount: number;
-  feedForwardLength: number;
-  headCount: number;
-  headCountKv: number;
-  tokenizerModel: string;
-  vocabSize: number;
-}
+/** The summary's dimensions and tokenizer, and whether the architecture is recurrent (no attention heads required). */
+type ModelShape = Pick<GgufSummary, 'architecture' | 'contextLength' | 'embeddingLength' | 'blockCount' | 'feedForwardLength' | 'headCount' | 'headCountKv' | 'tokenizerModel' | 'vocabSize'> & {recurrent: boolean};
 
 function architectureOf(path: string, meta: Map<string, MetaValue>): string {
   const architecture = meta.get('general.architecture');
