@@ -47,6 +47,7 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
   protected args!: BaseArgs<T>;
   #registry?: Registry;
   #projectVerbosity?: Verbosity;
+  #projectFile?: {root: string; file: LoadedFile | undefined};
 
   public override async init(): Promise<void> {
     await super.init();
@@ -59,7 +60,8 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
 
   /** Once per project without `.lem-config.yaml`, to a human at a terminal: `lem init` exists. */
   private hintInit(): void {
-    if (this.id === 'init' || this.verbosity() === 'quiet' || this.jsonEnabled() || !process.stderr.isTTY) return;
+    // The cheap checks first: off a terminal, nothing is read.
+    if (this.id === 'init' || !process.stderr.isTTY || this.jsonEnabled() || this.verbosity() === 'quiet') return;
     let root: string;
     try {
       root = this.project().root;
@@ -82,8 +84,10 @@ export abstract class LemCommand<T extends typeof Command = typeof Command> exte
     return findProjectRoot({flag: this.flags['project-root']});
   }
 
+  /** `.lem-config.yaml` of the project, read once per command (verbosity and the command both need it). */
   protected projectFile(project: ProjectRoot): LoadedFile | undefined {
-    return loadProjectConfig(project);
+    if (this.#projectFile?.root !== project.root) this.#projectFile = {root: project.root, file: loadProjectConfig(project)};
+    return this.#projectFile.file;
   }
 
   /**
