@@ -1,4 +1,4 @@
-import type {CampaignEvent, CampaignPlan, CampaignReport, CampaignContext} from '@lem/core';
+import type {CampaignEvent, CampaignPlan, CampaignReport, CampaignContext, JobRecord} from '@lem/core';
 import {PhaseDisplay} from './phase-display.js';
 import {bold, dim, green, red, table, yellow} from './render.js';
 
@@ -31,6 +31,8 @@ export class CampaignDisplay {
   private countdown: NodeJS.Timeout | null = null;
   /** The running run's warnings, by code and message: drawn once each when it ends. */
   private warnings = new Map<string, string>();
+  /** Runs in the plan, for `run p/N` lines. */
+  private runs = 0;
 
   constructor(
     private readonly mode: DisplayMode,
@@ -76,6 +78,12 @@ export class CampaignDisplay {
       case 'threshold':
         this.out(yellow(`failure threshold: ${event.failed} of ${event.finished} runs failed (${(event.ratio * 100).toFixed(0)} %) in scope ${event.scope}: ${event.decision === 'stop' ? 'stopping' : 'continuing'}`));
         return;
+      case 'job':
+        this.out(jobLine(event.job, event.change));
+        return;
+      case 'job-run':
+        this.out(`${dim('▶')} ${bold(event.run.configuration)} cycle ${event.run.cycle}  run ${event.run.position}/${this.runs}${event.attempt > 1 ? `  attempt ${event.attempt}` : ''}  ${dim(`on ${event.node ?? '?'}, job ${event.jobId}`)}`);
+        return;
       case 'campaign-end':
         this.stopCountdown();
     }
@@ -89,6 +97,7 @@ export class CampaignDisplay {
 
   private start(event: Extract<CampaignEvent, {type: 'campaign-start'}>): void {
     const p = event.plan;
+    this.runs = p.runs.length;
     this.out(`${bold(`Campaign ${p.name}`)} ${dim(p.id)}${event.resumed ? ' (resumed)' : ''}: ${p.configurations.length} configuration${p.configurations.length === 1 ? '' : 's'} × ${cyclesText(p)} = ${p.runs.length} runs, order ${p.order}`);
     for (const note of event.notes) this.out(yellow(`note: ${note}`));
     this.out(dim(`state: ${event.stateDir}   results: ${p.resultsDir}`));
@@ -124,6 +133,26 @@ export class CampaignDisplay {
     else this.out(`${red(`✗ ${event.category}: ${event.code}`)} ${where}: ${event.message ?? ''}${event.willRetry ? dim(' (will retry)') : ''}\n  ${dim(event.runDir)}`);
   }
 
+}
+
+/** A Slurm job's state as a person reads it: queued (and why), running on its node, or how it ended. */
+export function jobState(job: JobRecord): string {
+  if (job.endedAt) return `${job.state === 'COMPLETED' ? 'done' : `ended ${job.state}`}${job.exitCode !== null && job.exitCode !== 0 ? `, exit ${job.exitCode}` : ''}`;
+  if (job.state === 'PENDING' || job.state === 'SUBMITTED') return `queued${job.reason ? ` (${job.reason})` : ''}`;
+  if (job.state === 'RUNNING') return `running on ${job.node ?? '?'}`;
+  return job.state.toLowerCase();
+}
+
+function jobLine(job: JobRecord, change: 'submitted' | 'state' | 'ended'): string {
+  const what = `job ${job.id} (cycle ${job.cycle}, ${job.keys.length} run${job.keys.length === 1 ? '' : 's'})`;
+  if (change === 'submitted') return dim(`${what} submitted`);
+  const state = jobState(job);
+  return change === 'ended' && job.state !== 'COMPLETED' ? yellow(`${what}: ${state}`) : dim(`${what}: ${state}`);
+}
+
+/** Every job of a Slurm campaign, for `lem campaign status` and a detached start. */
+export function jobsTable(jobs: JobRecord[]): string {
+  return table(['JOB', 'CYCLE', 'RUNS', 'STATE', 'NODE', 'SUBMITTED'], jobs.map((j) => [j.id, String(j.cycle), String(j.keys.length), jobState(j), j.node ?? '', j.submittedAt]));
 }
 
 function cyclesText(plan: CampaignPlan): string {

@@ -1,4 +1,4 @@
-import type {CampaignPlan} from '@lem/core';
+import {jobScriptPath, jobSubmission, shellWord, type CampaignPlan} from '@lem/core';
 import {duration} from './campaign-display.js';
 import {bold, dim, formatValue, table, yellow} from './render.js';
 
@@ -37,5 +37,21 @@ export function renderPlan(plan: CampaignPlan, notes: string[]): string {
     lines.push('', bold(`Settings of ${c.name}`), table(['SETTING', 'VALUE', 'SOURCE'], c.settings.map((s) => [s.key, formatValue(s.value), s.from])));
   }
   lines.push(dim('\ndry run: nothing was started'));
+  return lines.join('\n');
+}
+
+/** Under slurm, the dry run's job scripts: each cycle's sbatch command line and script, exactly as they would be submitted. */
+export function renderJobs(plan: CampaignPlan, stateDir: string, projectRoot: string): string {
+  const s = plan.slurm!;
+  const lines = ['', bold(`Slurm jobs (${new Set(plan.runs.map((r) => r.cycle)).size}, one per cycle; at most ${s.maxConcurrent} at once)`)];
+  const cycles = [...new Set(plan.runs.map((r) => r.cycle))];
+  for (const [i, cycle] of cycles.entries()) {
+    const keys = plan.runs.filter((r) => r.cycle === cycle).map((r) => r.key);
+    const job = jobSubmission({plan, cycle, keys, stateDir, projectRoot});
+    const after = i >= s.maxConcurrent ? [`--dependency=afterany:<job of cycle ${cycles[i - s.maxConcurrent]}>`] : [];
+    lines.push('', `sbatch --parsable ${[...job.args, ...after].map((a) => (a.startsWith('--dependency=afterany:<') ? a : shellWord(a))).join(' ')} ${jobScriptPath(stateDir, cycle, 1)}`);
+    lines.push(...job.script.trimEnd().split('\n').map((l) => `  ${l}`));
+  }
+  lines.push(dim('\nEach job runs its cycle on one node in plan order, with the gaps between its runs; a job on a node where a lem job ended less than between_cycles_s ago waits out the rest first.'));
   return lines.join('\n');
 }

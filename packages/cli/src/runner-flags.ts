@@ -12,6 +12,12 @@ export const runnerFlags = {
   yes: Flags.boolean({char: 'y', description: 'Answer yes to the persistent-containers confirmation (needed without a terminal, and with --quiet or --json).'}),
 };
 
+/** `--executor` and `--detach`: where a campaign's runs happen (`lem campaign run`, `lem resume`). */
+export const executorFlags = {
+  executor: Flags.option({options: ['local', 'slurm'] as const, description: 'Where the runs happen: here, or as Slurm batch jobs (one per cycle) from this submit host. Wins over executor: in the file.'})(),
+  detach: Flags.boolean({description: 'slurm: submit the jobs and exit; `lem resume <id>` (or `lem campaign status <id>`) follows them later.'}),
+};
+
 /** `--container-strategy` as the `docker.strategy` setting, with the flag as its source. */
 export function strategySetting(flags: {'container-strategy'?: string}): CliSetting[] {
   return flags['container-strategy'] ? [{key: 'docker.strategy', value: flags['container-strategy'], flag: '--container-strategy'}] : [];

@@ -29,6 +29,7 @@ export * from './measure/proc-stat.js';
 export * from './flops/index.js';
 export * from './provenance/index.js';
 export * from './campaign/index.js';
+export * from './slurm/index.js';
 export * from './notify/index.js';
 export {diagnose, type Check, type DiagnoseInput, type Diagnosis, type Verdict} from './doctor/diagnose.js';
 export {checkAnswer, CONFIG_FILE, currentAnswers, SCHEMA_FILE, writeProjectConfig, type CurrentAnswers, type InitInput, type InitResult} from './init/write-config.js';

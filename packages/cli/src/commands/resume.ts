@@ -4,13 +4,13 @@ import {configError, resumeCampaign, unfinishedCampaigns, type CampaignListing} 
 import {LemCommand} from '../base-command.js';
 import {campaignSession} from '../campaign-session.js';
 import {listingTable} from '../campaign-listing.js';
-import {persistentConfirmation, runnerFlags} from '../runner-flags.js';
+import {executorFlags, persistentConfirmation, runnerFlags} from '../runner-flags.js';
 import type {CampaignRunResult} from './campaign/run.js';
 
 export default class Resume extends LemCommand<typeof Resume> {
   static override summary = 'Continue an unfinished campaign from its plan.';
   static override description =
-    'Without an id: lists the unfinished campaigns and continues the only one (or asks which, on a terminal). Re-runs interrupted runs and, by default, failed ones (except config failures); adopts a result written just before lem stopped; refuses when the campaign file now plans different measurements or when the model, dataset, lem, plugins, GPUs or driver changed.';
+    'Without an id: lists the unfinished campaigns and continues the only one (or asks which, on a terminal). Re-runs interrupted runs and, by default, failed ones (except config failures); adopts a result written just before lem stopped; refuses when the campaign file now plans different measurements or when the model, dataset, lem, plugins, GPUs or driver changed. A Slurm campaign is followed again: jobs still queued or running are adopted, finished jobs\' journals merged, and what is left submitted.';
   static override examples = ['<%= config.bin %> resume', '<%= config.bin %> resume tiny-campaign-20261202T043413Z', '<%= config.bin %> resume tiny-campaign-20261202T043413Z --no-retry-failed'];
 
   static override args = {id: Args.string({description: 'The campaign id (see `lem campaign status`).'})};
@@ -20,6 +20,7 @@ export default class Resume extends LemCommand<typeof Resume> {
     'allow-env-change': Flags.boolean({description: 'Continue although what the measurements depend on changed (the summary marks the boundary).'}),
     'wait-for-devices': Flags.integer({description: 'Wait up to this many seconds for another lem run to free the devices.', min: 0, default: 0}),
     ...runnerFlags,
+    ...executorFlags,
   };
 
   public async run(): Promise<CampaignRunResult> {
@@ -38,6 +39,7 @@ export default class Resume extends LemCommand<typeof Resume> {
       allowEnvChange: this.flags['allow-env-change'],
       runner: this.flags.runner,
       containerStrategy: this.flags['container-strategy'],
+      executor: this.flags.executor,
       confirmPersistent: persistentConfirmation(this.flags, this.interactive()),
       onRunnerWarning: (w) => this.note(`${w.code}: ${w.message}`),
     });
@@ -58,10 +60,11 @@ export default class Resume extends LemCommand<typeof Resume> {
       projectRoot: project.root,
       plugins,
       waitForDevicesS: this.flags['wait-for-devices'],
+      detach: this.flags.detach,
       out: (line) => this.say(line),
       note: (line) => this.note(line),
     });
-    const result: CampaignRunResult = {dryRun: false, plan: planned.plan, notes, status: outcome.status, exitCode: outcome.exitCode, summaryPath: outcome.summaryPath, report: outcome.report};
+    const result: CampaignRunResult = {dryRun: false, plan: planned.plan, notes, status: outcome.status, exitCode: outcome.exitCode, summaryPath: outcome.summaryPath, report: outcome.report, detached: outcome.detached};
     return this.finish(result, outcome.exitCode);
   }
 

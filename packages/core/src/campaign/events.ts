@@ -5,7 +5,7 @@
 import type {FailureCategory} from '../errors.js';
 import type {ExperimentEvent} from '../experiment/context.js';
 import type {CooldownResult} from '../provenance/index.js';
-import type {CampaignPlan, CampaignStatus, CampaignContext, PlannedRun} from './types.js';
+import type {CampaignPlan, CampaignStatus, CampaignContext, JobRecord, PlannedRun} from './types.js';
 
 export type CampaignEvent =
   | {type: 'campaign-start'; plan: CampaignPlan; resumed: boolean; notes: string[]; stateDir: string}
@@ -30,7 +30,11 @@ export type CampaignEvent =
   | {type: 'cooldown'; before: string; idleC: number; result: CooldownResult}
   | {type: 'skip'; keys: string[]; reason: string}
   | {type: 'threshold'; scope: string; failed: number; finished: number; ratio: number; decision: 'continue' | 'stop'}
-  | {type: 'campaign-end'; status: CampaignStatus; reason: string | null};
+  | {type: 'campaign-end'; status: CampaignStatus; reason: string | null}
+  /** A Slurm job was submitted, changed state (queued, running on a node) or ended and was settled. */
+  | {type: 'job'; job: JobRecord; change: 'submitted' | 'state' | 'ended'}
+  /** A run started inside a Slurm job (its phases are on the node: in its run folder and the job's log). */
+  | {type: 'job-run'; jobId: string; node: string | null; run: PlannedRun; attempt: number; runDir: string};
 
 /** The failure threshold was crossed: what the human is asked. */
 export interface ThresholdQuestion {

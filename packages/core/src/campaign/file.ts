@@ -11,6 +11,7 @@ import {isModelPath, isPlainObject, type KeyPath} from '../config/paths.js';
 import {failureThresholdSchema, gapsSchema, retrySchema} from '../config/schemas.js';
 import {absoluteBackendPaths} from '../config/resolve.js';
 import {loadYamlFile, type LoadedFile} from '../config/yaml-file.js';
+import {slurmSchema} from '../slurm/settings.js';
 import {CAMPAIGN_METRICS} from './summary.js';
 
 const metricIds = CAMPAIGN_METRICS.map((m) => m.id) as [string, ...string[]];
@@ -52,7 +53,7 @@ export const campaignKeysShape = {
   failure_threshold: failureThresholdSchema.optional(),
   run_timeout_s: z.number().positive().default(3600).describe('A run taking longer fails (category runtime).'),
   executor: z.enum(['local', 'slurm']).default('local').describe('Where runs happen: this machine, or a Slurm cluster.'),
-  slurm: z.record(z.string(), z.unknown()).optional().describe('Slurm executor settings.'),
+  slurm: slurmSchema.optional(),
 };
 
 export const campaignKeysSchema = z.object(campaignKeysShape).strict();

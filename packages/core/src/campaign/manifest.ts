@@ -9,7 +9,7 @@
  * change: entries are neither added nor removed after `initialManifest`), so one event costs an
  * O(1) lookup plus a copy of the entries array's references.
  */
-import {CAMPAIGN_SCHEMA_VERSION, type AttemptRecord, type CampaignPlan, type EntryStatus, type JournalLine, type Manifest, type ManifestEntry, type Progress} from './types.js';
+import {CAMPAIGN_SCHEMA_VERSION, type AttemptRecord, type JobRecord, type CampaignPlan, type EntryStatus, type JournalLine, type Manifest, type ManifestEntry, type Progress} from './types.js';
 
 /** key → position in `entries`, per entries array (a WeakMap: it goes when the array goes). */
 const indexes = new WeakMap<readonly ManifestEntry[], Map<string, number>>();
@@ -53,6 +53,7 @@ export function initialManifest(plan: CampaignPlan): Manifest {
     disarmed: [],
     adaptive: {},
     envChanges: [],
+    jobs: [],
   };
 }
 
@@ -80,6 +81,7 @@ export function applyEvents(manifest: Manifest, lines: readonly JournalLine[]): 
     disarmed: [...manifest.disarmed],
     adaptive: {...manifest.adaptive},
     envChanges: [...manifest.envChanges],
+    jobs: [...(manifest.jobs ?? [])],
   };
   indexes.set(draft.entries, indexOf(manifest.entries));
   for (const line of lines) {
@@ -93,6 +95,7 @@ export function applyEvents(manifest: Manifest, lines: readonly JournalLine[]): 
 
 /** Applies one event to `draft`, whose containers are its own; entries are replaced, never mutated. */
 function applyToDraft(draft: Manifest, line: JournalLine): void {
+  if ('job' in line && line.job) updateJob(draft, line.job.id, (job) => ({...job, merged: Math.max(job.merged, line.job!.line)}));
   switch (line.type) {
     case 'campaign-start':
       draft.status = 'running';
@@ -120,6 +123,20 @@ function applyToDraft(draft: Manifest, line: JournalLine): void {
       return;
     case 'gap':
       return;
+    case 'job-submit':
+      draft.jobs.push({id: line.id, cycle: line.cycle, keys: [...line.keys], state: 'SUBMITTED', node: null, reason: null, exitCode: null, submittedAt: line.at, endedAt: null, merged: 0});
+      return;
+    case 'job-state':
+      return updateJob(draft, line.id, (job) => ({...job, state: line.state, node: line.node ?? job.node, reason: line.reason, exitCode: line.exitCode, endedAt: line.ended ? line.at : null}));
+  }
+}
+
+/** Jobs are few (one per cycle, plus retries): a scan from the newest is cheap. */
+function updateJob(draft: Manifest, id: string, change: (job: JobRecord) => JobRecord): void {
+  for (let i = draft.jobs.length - 1; i >= 0; i--) {
+    if (draft.jobs[i]!.id !== id) continue;
+    draft.jobs[i] = change(draft.jobs[i]!);
+    return;
   }
 }
 

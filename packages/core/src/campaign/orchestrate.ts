@@ -50,8 +50,6 @@ export interface CampaignOutcome {
   stateDir: string;
 }
 
-type Stop = {status: CampaignStatus; reason: string | null} | null;
-
 export async function runCampaign(opts: CampaignRunOptions): Promise<CampaignOutcome> {
   try {
     return await runCampaignWith(opts.session ? {...opts, shared: {...opts.shared, runner: opts.session.runner}} : opts);
@@ -62,16 +60,31 @@ export async function runCampaign(opts: CampaignRunOptions): Promise<CampaignOut
 
 async function runCampaignWith(opts: CampaignRunOptions): Promise<CampaignOutcome> {
   const {store} = opts;
-  const emit = (event: CampaignEvent) => {
-    store.log(event.type === 'run-end' && event.status === 'failed' ? 'warn' : 'debug', describeEvent(event));
-    opts.onEvent?.(event);
-  };
+  const emit = campaignEmitter(store, opts.onEvent);
   const signal = opts.signal ?? new AbortController().signal;
   const {cooler, note} = makeCooler(store.plan, opts.nvmlLibrary ?? process.env.LEM_NVML_LIBRARY);
-  store.record({type: 'campaign-start', resumed: Boolean(opts.resumed)});
-  emit({type: 'campaign-start', plan: store.plan, resumed: Boolean(opts.resumed), notes: [...(opts.notes ?? []), ...(note ? [note] : [])], stateDir: store.dir});
+  beginCampaign(opts, emit, note ? [note] : []);
   const stop = await runSequence({...opts, cooler}, emit, signal);
-  const final = stop ?? {status: 'completed' as const, reason: null};
+  return endCampaign(store, stop ?? {status: 'completed', reason: null}, emit);
+}
+
+/** Every event to campaign.log (failures as warnings), then to the caller. */
+export function campaignEmitter(store: CampaignStore, onEvent: CampaignRunOptions['onEvent']): (event: CampaignEvent) => void {
+  return (event) => {
+    store.log(event.type === 'run-end' && event.status === 'failed' ? 'warn' : 'debug', describeEvent(event));
+    onEvent?.(event);
+  };
+}
+
+/** The campaign starts (or resumes): journaled, then told. */
+export function beginCampaign(opts: CampaignRunOptions, emit: (event: CampaignEvent) => void, notes: string[]): void {
+  const {store} = opts;
+  store.record({type: 'campaign-start', resumed: Boolean(opts.resumed)});
+  emit({type: 'campaign-start', plan: store.plan, resumed: Boolean(opts.resumed), notes: [...(opts.notes ?? []), ...notes], stateDir: store.dir});
+}
+
+/** The campaign ends however it ends: journaled, progress and the summary files written, the outcome with its exit code. */
+export function endCampaign(store: CampaignStore, final: {status: CampaignStatus; reason: string | null}, emit: (event: CampaignEvent) => void): CampaignOutcome {
   store.record({type: 'campaign-end', status: final.status, reason: final.reason});
   store.writeProgress(progressOf(store.plan, store.manifest, null, 0));
   emit({type: 'campaign-end', status: final.status, reason: final.reason});
@@ -86,10 +99,21 @@ function exitCodeOf(final: {status: CampaignStatus; reason: string | null}, repo
   return (report.counts.failed ?? 0) > 0 ? 1 : 0;
 }
 
-/** The runs in plan order; returns why it stopped early, or null when the plan is done. */
-type Running = CampaignRunOptions & {cooler: Cooler | null};
+/**
+ * Inside a Slurm job (DESIGN §10) the sequence is one cycle's runs: the first waits what the node
+ * still owes its GPUs (`firstGapS`), a stop file ends dispatch between runs, and the threshold
+ * and adaptive cycles are judged by the orchestrator, across jobs, not here.
+ */
+export interface InJob {
+  firstGapS: number;
+  stopRequested: () => boolean;
+}
 
-async function runSequence(opts: Running, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
+export type Running = CampaignRunOptions & {cooler: Cooler | null; inJob?: InJob};
+export type Stop = {status: CampaignStatus; reason: string | null} | null;
+
+/** The runs in plan order; returns why it stopped early, or null when the plan is done. */
+export async function runSequence(opts: Running, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
   const {store} = opts;
   const plan = store.plan;
   let previous: PlannedRun | null = null;
@@ -98,13 +122,11 @@ async function runSequence(opts: Running, emit: (e: CampaignEvent) => void, sign
     if (signal.aborted) return {status: 'interrupted', reason: 'interrupted'};
     const entry = findEntry(store.manifest, run.key)!;
     if (!needsRun(entry, opts.retryFailed ?? true)) continue;
+    if (opts.inJob?.stopRequested()) return {status: 'stopped', reason: 'the orchestrator asked the job to stop'};
     if (headerAt(plan, run, previous)) emit({type: 'cycle', cycle: run.cycle, cycles: plan.cycles.kind === 'fixed' ? plan.cycles.count : plan.cycles.max, configuration: plan.order === 'grouped' ? run.configuration : null});
     previous = run;
-    // The first run of a session follows a pause of unknown length; its planned gap still applies.
-    if (run.gapBeforeS > 0 && (ranOne || run.position > 1)) {
-      if (!(await gap(run.gapBeforeS, run.gapKind, run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
-    }
-    if (opts.cooler && ranOne && !(await coolDown(opts.cooler, run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
+    if (!(await gapBefore(opts, run, ranOne, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
+    if (opts.cooler && (ranOne || (opts.inJob?.firstGapS ?? 0) > 0) && !(await coolDown(opts.cooler, run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
     ranOne = true;
     const stop = await runWithRetries(opts, run, emit, signal);
     if (stop) return stop;
@@ -112,8 +134,15 @@ async function runSequence(opts: Running, emit: (e: CampaignEvent) => void, sign
   return null;
 }
 
+/** The planned gap before a run; the first run of a session follows a pause of unknown length, and its planned gap still applies (in a job: what the node still owes). False when interrupted. */
+function gapBefore(opts: Running, run: PlannedRun, ranOne: boolean, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<boolean> {
+  if (!ranOne && opts.inJob) return gap(opts.inJob.firstGapS, 'cycles', run.key, emit, signal);
+  if (run.gapBeforeS > 0 && (ranOne || run.position > 1)) return gap(run.gapBeforeS, run.gapKind, run.key, emit, signal);
+  return Promise.resolve(!signal.aborted);
+}
+
 /** One planned run: its attempts, then the threshold and adaptive judgements it may trigger. */
-async function runWithRetries(opts: CampaignRunOptions, run: PlannedRun, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
+async function runWithRetries(opts: Running, run: PlannedRun, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
   const {store} = opts;
   const plan = store.plan;
   for (;;) {
@@ -130,6 +159,7 @@ async function runWithRetries(opts: CampaignRunOptions, run: PlannedRun, emit: (
       if (!(await gap(plan.gaps.betweenExperimentsS, 'retry', run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
       continue;
     }
+    if (opts.inJob) return null;
     return (await judgeThreshold(opts, after, emit, signal)) ?? judgeAdaptive(opts, run, emit);
   }
 }
@@ -139,7 +169,7 @@ function current(run: PlannedRun, entry: ManifestEntry) {
 }
 
 /** Waits out a gap (a countdown for the display); false when interrupted. */
-async function gap(seconds: number, kind: PlannedRun['gapKind'] | 'retry', before: string, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<boolean> {
+export async function gap(seconds: number, kind: PlannedRun['gapKind'] | 'retry', before: string, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<boolean> {
   if (seconds <= 0) return !signal.aborted;
   emit({type: 'gap', seconds, kind, before, endsAtMs: Date.now() + seconds * 1000});
   const half = setTimeout(() => crashPoint('in-gap'), (seconds * 1000) / 2);
@@ -157,7 +187,8 @@ async function coolDown(cooler: Cooler, before: string, emit: (e: CampaignEvent)
   return !signal.aborted;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+/** Resolves true after `ms`, false as soon as `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(false);
     const done = (value: boolean) => {
@@ -172,7 +203,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** Past the threshold: asks continue (disarms that scope) or stop; no answer, or no one to ask, stops resumably. */
-async function judgeThreshold(opts: CampaignRunOptions, entry: ManifestEntry, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
+export async function judgeThreshold(opts: CampaignRunOptions, entry: ManifestEntry, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
   const {store} = opts;
   const crossed = thresholdCrossed(store.plan, store.manifest, entry);
   // Past the last run there is nothing to pause: the campaign ends (exit 1), not stopped.
@@ -211,7 +242,7 @@ async function askWithin(ask: NonNullable<CampaignRunOptions['decideThreshold']>
 }
 
 /** Adaptive cycles: at a cycle boundary ≥ min, skip the remaining conditional runs once every CI is narrow enough. */
-function judgeAdaptive(opts: CampaignRunOptions, run: PlannedRun, emit: (e: CampaignEvent) => void): Stop {
+export function judgeAdaptive(opts: CampaignRunOptions, run: PlannedRun, emit: (e: CampaignEvent) => void): Stop {
   const {store} = opts;
   const plan = store.plan;
   if (plan.cycles.kind !== 'adaptive') return null;

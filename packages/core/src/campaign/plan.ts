@@ -15,6 +15,7 @@ import {loadYamlFile, type LoadedFile} from '../config/yaml-file.js';
 import type {Registry} from '../registry.js';
 import {VERSION} from '../version.js';
 import {refuseStrategyWithoutDocker} from '../runner/routing.js';
+import {planSlurm} from '../slurm/plan.js';
 import {CAMPAIGN_KEYS, absolutePaths, campaignKeysSchema, loadCampaignFile, subFile, withData, type CampaignFile, type CampaignKeys} from './file.js';
 import {expandCandidates, isPathEntry, mergeIdentical, nameConfigurations, plannedSettings, renamed, varyingKeys, type Candidate, type Configuration, type Dropped, type EntryLayers} from './configurations.js';
 import {planEnvironment} from './environment.js';
@@ -39,6 +40,8 @@ export interface PlanInput {
   /** Resume: the seed a previous plan drew, so that the same file plans the same order. */
   seed?: number;
   nvmlLibrary?: string;
+  /** How a Slurm job starts this lem on the node (default: this process's Node binary and script). */
+  lemCommand?: string[];
 }
 
 /** The plan, and each configuration resolved for running (not in plan.json: it holds secrets). */
@@ -90,6 +93,8 @@ export async function planCampaign(input: PlanInput): Promise<Planned> {
     ...shape,
     runner,
     containerStrategy: strategy,
+    executor: keys.value.executor,
+    slurm: keys.value.executor === 'slurm' ? planSlurm({keys: keys.value.slurm, configurations: [...resolved.values()], file: campaign.file, lemCommand: input.lemCommand}) : null,
     resultsDir: join(resultsRoot, id),
     configurations,
     varying,
@@ -101,7 +106,7 @@ export async function planCampaign(input: PlanInput): Promise<Planned> {
     hash: '',
   };
   plan.hash = planHash(plan);
-  return {plan, resolved, notes: [...planNotes(plan, named.length, candidates.length), ...ignoredNotes(candidates)]};
+  return {plan, resolved, notes: [...planNotes(plan, named.length, candidates.length), ...ignoredNotes(candidates), ...executorNotes(plan, campaign, resolved)]};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,6 +372,16 @@ function planNotes(plan: CampaignPlan, configurations: number, candidates: numbe
   if (count < 3) notes.push(`${count} cycle${count === 1 ? '' : 's'}: a confidence interval needs at least 2 values and is wide below 3 cycles; use cycles: 3 or more for figures you publish`);
   if (candidates > configurations) notes.push(`${candidates - configurations} grid point${candidates - configurations === 1 ? '' : 's'} resolved to settings identical to another and ${candidates - configurations === 1 ? 'was' : 'were'} merged`);
   if (plan.dropped.length > 0) notes.push(`${plan.dropped.length} grid point${plan.dropped.length === 1 ? '' : 's'} dropped as invalid (listed in the plan)`);
+  return notes;
+}
+
+/** What the executor means for this campaign: a `slurm:` section that local ignores; a multi-backend campaign needing Docker on every node. */
+function executorNotes(plan: CampaignPlan, campaign: CampaignFile, resolved: Map<string, ResolvedExperiment>): string[] {
+  if (plan.executor !== 'slurm') return 'slurm' in campaign.own ? ['the slurm: section applies under executor: slurm only (--executor slurm); this campaign runs here'] : [];
+  const notes: string[] = [];
+  const multi = [...resolved.values()].some((r) => r.sources.some((s) => s.key === 'runner' && s.source.kind === 'derived'));
+  if (multi) notes.push('a campaign of several backends runs in containers: every node needs Docker and the images (lem checks them on the node when a job starts); on a cluster without Docker, split the campaign into one file per backend with runner: local');
+  notes.push(`executor slurm: ${plan.cycles.kind === 'fixed' ? plan.cycles.count : plan.cycles.max} jobs (one per cycle), at most ${plan.slurm!.maxConcurrent} at once, ${plan.slurm!.gpusPerJob} GPU${plan.slurm!.gpusPerJob === 1 ? '' : 's'} each`);
   return notes;
 }
 

@@ -19,6 +19,7 @@ import {planCampaign, type PlanInput, type Planned} from './plan.js';
 import {readRunResult} from './results.js';
 import {createCampaignState, listCampaigns, openCampaignState, type CampaignListing, type CampaignStore} from './store.js';
 import type {CampaignPlan} from './types.js';
+import {checkCluster, slurmCommands} from '../slurm/queue.js';
 
 export function stateRootOf(projectRoot: string): string {
   return join(projectRoot, STATE_DIR);
@@ -59,7 +60,7 @@ export async function openCampaignRunner(planned: Planned, input: RunnerInput & 
 }
 
 /** Plans the file and creates its state (locked); refuses when the file's campaign is unfinished, unless `fresh`. */
-export async function startCampaign(input: PlanInput & RunnerInput & {fresh?: boolean}): Promise<{planned: Planned; store: CampaignStore; session: RunnerSession}> {
+export async function startCampaign(input: PlanInput & RunnerInput & {fresh?: boolean; detach?: boolean}): Promise<{planned: Planned; store: CampaignStore; session: RunnerSession | null}> {
   const planned = await planCampaign(input);
   const stateRoot = stateRootOf(input.projectRoot);
   if (!input.fresh) {
@@ -71,13 +72,19 @@ export async function startCampaign(input: PlanInput & RunnerInput & {fresh?: bo
       ]);
     }
   }
-  const session = await openCampaignRunner(planned, input);
+  if (input.detach && planned.plan.executor !== 'slurm') {
+    throw configError('E_DETACH_LOCAL', '--detach leaves a campaign to its cluster jobs: it needs executor: slurm', [`lem campaign run ${input.campaignPath} --executor slurm --detach`, `lem campaign run ${input.campaignPath}   # without --detach, here`]);
+  }
+  // Under Slurm the servers start on the nodes: each job opens its runner there (and checks the images there).
+  const slurm = planned.plan.executor === 'slurm';
+  if (slurm) await checkCluster(planned.plan.slurm!.partition, slurmCommands(input.env));
+  const session = slurm ? null : await openCampaignRunner(planned, input);
   try {
     mkdirSync(planned.plan.resultsDir, {recursive: true});
     const store = createCampaignState(stateRoot, planned.plan);
     return {planned, store, session};
   } catch (error) {
-    await session.close();
+    await session?.close();
     throw error;
   }
 }
@@ -89,6 +96,8 @@ export interface ResumeInput extends Omit<PlanInput, 'campaignPath' | 'cli' | 's
   containerStrategy?: 'ephemeral' | 'persistent';
   /** Continue although the environment changed (the boundary is recorded). */
   allowEnvChange?: boolean;
+  /** `--executor` on the resume command line: refused when it differs from the plan's. */
+  executor?: 'local' | 'slurm';
 }
 
 /**
@@ -97,7 +106,7 @@ export interface ResumeInput extends Omit<PlanInput, 'campaignPath' | 'cli' | 's
  * it left `running`: a complete result written just before the kill is adopted, the rest are
  * interrupted (and will run again).
  */
-export async function resumeCampaign(input: ResumeInput): Promise<{planned: Planned; store: CampaignStore; envChanges: string[]; adopted: string[]; session: RunnerSession}> {
+export async function resumeCampaign(input: ResumeInput): Promise<{planned: Planned; store: CampaignStore; envChanges: string[]; adopted: string[]; session: RunnerSession | null}> {
   const stateRoot = stateRootOf(input.projectRoot);
   const store = openCampaignState(stateRoot, input.id);
   store.lock();
@@ -115,13 +124,19 @@ export async function resumeCampaign(input: ResumeInput): Promise<{planned: Plan
         `lem campaign run ${old.file} --fresh   # a new campaign with the file as it is now`,
       ], changes.map((message) => ({path: 'plan', message})));
     }
-    const envChanges = diffEnvironment(old.environment, planned.plan.environment);
+    // Under Slurm the GPUs are the nodes', not this host's: each job checks its own.
+    const envChanges = diffEnvironment(old.environment, planned.plan.environment).filter((c) => old.executor !== 'slurm' || !/^(GPUs|NVIDIA driver) /.test(c));
     if (envChanges.length > 0 && !input.allowEnvChange) {
       throw configError('E_CAMPAIGN_ENV_CHANGED', `what campaign ${old.id}'s measurements depend on has changed since it started`, [
         `lem resume ${old.id} --allow-env-change   # continue; the summary marks the boundary`,
       ], envChanges.map((message) => ({path: 'environment', message})));
     }
     if (envChanges.length > 0) store.record({type: 'env-change', changes: envChanges});
+    if (old.executor === 'slurm') {
+      // Runs left running belong to jobs that may still run: the executor adopts or settles them.
+      await checkCluster(old.slurm!.partition, slurmCommands(input.env));
+      return {planned: {...planned, plan: old}, store, envChanges, adopted: [], session: null};
+    }
     await reapStaleServers(stateRoot);
     const session = await openCampaignRunner({...planned, plan: old}, input);
     const adopted = settleLeftRunning(store);
@@ -134,6 +149,13 @@ export async function resumeCampaign(input: ResumeInput): Promise<{planned: Plan
 
 /** A campaign resumes where it ran: a different runner or strategy would mix two kinds of runs in one CI. */
 function refuseOtherRunner(plan: CampaignPlan, input: ResumeInput): void {
+  const executor = plan.executor ?? 'local';
+  if (input.executor && input.executor !== executor) {
+    throw configError('E_RESUME_EXECUTOR', `campaign ${plan.id} ran under the ${executor} executor; resume keeps it (--executor ${input.executor} would mix runs of two kinds of machines in one configuration)`, [
+      `lem resume ${plan.id}   # without --executor`,
+      `lem campaign run ${plan.file} --fresh --executor ${input.executor}   # a new campaign there`,
+    ]);
+  }
   const strategy = plan.containerStrategy ?? 'none (local runner)';
   if (input.runner && input.runner !== plan.runner) {
     throw configError('E_RESUME_RUNNER', `campaign ${plan.id} ran on the ${plan.runner} runner; resume keeps it (--runner ${input.runner} would mix runs of two runners in one configuration)`, [

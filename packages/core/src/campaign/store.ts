@@ -115,7 +115,7 @@ export interface CampaignListing {
 
 const STRAY_TEMP = /^\.(manifest|progress|plan)\.json\..+\.tmp$/;
 const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._:+-]*$/;
-const JOURNAL_TYPES = new Set<string>(['campaign-start', 'run-start', 'run-end', 'skip', 'gap', 'threshold', 'adaptive', 'env-change', 'campaign-end']);
+const JOURNAL_TYPES = new Set<string>(['campaign-start', 'run-start', 'run-end', 'skip', 'gap', 'threshold', 'adaptive', 'env-change', 'campaign-end', 'job-submit', 'job-state']);
 
 // ---------------------------------------------------------------------------------------------
 // Opening and creating
@@ -263,7 +263,8 @@ function readManifest(dir: string, plan: CampaignPlan): Manifest | null {
   checkSchemaVersion(m.schemaVersion, plan.id, path);
   if (m.campaignId !== plan.id || m.planHash !== plan.hash) throw corruptError(plan.id, path, `belongs to another plan (campaign ${String(m.campaignId)}, plan hash ${String(m.planHash)})`);
   if (!Array.isArray(m.entries) || m.entries.length !== plan.runs.length || !Number.isInteger(m.journalSeq)) throw corruptError(plan.id, path, `does not match plan.json (${plan.runs.length} runs)`);
-  return m as Manifest;
+  // Manifests written before executors have no jobs.
+  return {...m, jobs: m.jobs ?? []} as Manifest;
 }
 
 /** Parsed JSON, or undefined when the file does not exist. */

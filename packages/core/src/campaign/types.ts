@@ -5,6 +5,7 @@
  */
 import type {FailureCategory} from '../errors.js';
 import type {CliSetting} from '../config/resolve.js';
+import type {PlannedSlurm} from '../slurm/settings.js';
 
 export const CAMPAIGN_SCHEMA_VERSION = 1;
 
@@ -105,6 +106,10 @@ export interface CampaignPlan {
   runner: 'local' | 'docker';
   /** `docker.strategy` under the docker runner; null under local. Resume keeps it. */
   containerStrategy: 'ephemeral' | 'persistent' | null;
+  /** Where runs happen (DESIGN §10); absent in plans written before executors (local). */
+  executor?: 'local' | 'slurm';
+  /** The Slurm executor's settings; null (or absent) under local. */
+  slurm?: PlannedSlurm | null;
   /** Absolute folder of this campaign's results: `<results_dir>/<id>`. */
   resultsDir: string;
   configurations: PlannedConfiguration[];
@@ -176,15 +181,46 @@ export interface Manifest {
   adaptive: Record<string, {reached: boolean; atCycle: number | null; halfWidthPct: number | null}>;
   /** Resumes that continued across a changed environment (`--allow-env-change`). */
   envChanges: Array<{at: string; changes: string[]}>;
+  /** The Slurm executor's batch jobs, in submission order (empty under local). */
+  jobs: JobRecord[];
+}
+
+/** One batch job of a Slurm campaign, as the manifest keeps it: enough to find it again after a kill. */
+export interface JobRecord {
+  /** Slurm's job id. */
+  id: string;
+  cycle: number;
+  /** The entries it runs, in plan order. */
+  keys: string[];
+  /** Slurm's JobState as last seen (PENDING, RUNNING, COMPLETED, TIMEOUT, NODE_FAIL, …), or SUBMITTED before the first look. */
+  state: string;
+  node: string | null;
+  /** squeue's reason while queued (Resources, Dependency, JobHeldUser), or why it ended. */
+  reason: string | null;
+  /** The batch script's exit code once ended (null while active or when unknown). */
+  exitCode: number | null;
+  submittedAt: string;
+  /** Set once lem has merged its journal and settled its runs: the job is done with. */
+  endedAt: string | null;
+  /** Lines of its journal merged into the campaign's journal so far. */
+  merged: number;
+}
+
+/** Where a merged journal line came from: line `line` (1-based) of job `id`'s journal. */
+export interface FromJob {
+  id: string;
+  line: number;
 }
 
 /** One line of journal.jsonl. `seq` increases by one per line; `at` is wall-clock ISO 8601. */
 export type JournalEvent =
   | {type: 'campaign-start'; resumed: boolean}
-  | {type: 'run-start'; key: string; attempt: number; resultPath: string}
-  | {type: 'run-end'; key: string; attempt: number; status: 'completed' | 'failed' | 'interrupted'; category: FailureCategory | null; code: string | null; message: string | null; resultPath: string; durationS: number; adopted?: boolean}
+  | {type: 'run-start'; key: string; attempt: number; resultPath: string; job?: FromJob}
+  | {type: 'run-end'; key: string; attempt: number; status: 'completed' | 'failed' | 'interrupted'; category: FailureCategory | null; code: string | null; message: string | null; resultPath: string; durationS: number; adopted?: boolean; job?: FromJob}
   | {type: 'skip'; keys: string[]; reason: string}
-  | {type: 'gap'; beforeKey: string; seconds: number}
+  | {type: 'gap'; beforeKey: string; seconds: number; job?: FromJob}
+  | {type: 'job-submit'; id: string; cycle: number; keys: string[]}
+  | {type: 'job-state'; id: string; state: string; node: string | null; reason: string | null; exitCode: number | null; ended: boolean}
   | {type: 'threshold'; scope: string; failed: number; finished: number; decision: 'continue' | 'stop'}
   | {type: 'adaptive'; cycle: number; configurations: Manifest['adaptive']}
   | {type: 'env-change'; changes: string[]}

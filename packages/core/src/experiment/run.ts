@@ -189,6 +189,7 @@ async function writeRun(run: Run, held: Held, out: Outputs, figures: Figures | n
     model: resolved.backend && plan ? await hashModel(plan.modelRef, {cacheDir: run.opts.cacheDir}) : {kind: 'hub', id: settings.model, revision: null},
     gpus: probe?.available ? probe.devices.filter((d) => plan!.gpus.uuids.includes(d.uuid)).map((d) => ({...d, driverVersion: probe.driverVersion})) : [],
     redact: (text) => resolved.redactor.text(text),
+    processEnv: run.env,
   });
   const phases: PhaseRecord[] = figures?.phases ?? run.phases;
   const result = buildResult(resolved, run.opts.experimentFile ?? null, {

@@ -383,6 +383,8 @@ export interface ProvenanceInput {
   environment?: EnvironmentInfo;
   /** Hides secrets (e.g. the settings' Redactor's `text`) in the argv and the engine's answer. */
   redact?: (text: string) => string;
+  /** Where a Slurm job's variables are read (default: this process's environment). */
+  processEnv?: NodeJS.ProcessEnv;
 }
 
 /** The `provenance` object of result.json. Plain data. */
@@ -393,9 +395,27 @@ export interface Provenance {
   engine: EngineVersion | null;
   server: {argv: string[]} | null;
   model: ModelHash | null;
-  host: {cpuModel: string; logicalCpus: number; memoryBytes: number; os: string | null; platform: string; kernel: string; node: string};
+  host: {cpuModel: string; logicalCpus: number; memoryBytes: number; os: string | null; platform: string; kernel: string; node: string; hostname: string};
   gpus: Array<Record<string, unknown>>;
   container: {image: string | null; digest: string | null} | null;
+  /** The Slurm job the run ran in (`lem campaign run --executor slurm`), from the job's environment; null outside one. */
+  slurm: SlurmProvenance | null;
+}
+
+export interface SlurmProvenance {
+  jobId: string;
+  /** The node's name as Slurm knows it (SLURMD_NODENAME). */
+  node: string | null;
+  partition: string | null;
+  cluster: string | null;
+  /** The node's GPU indices the job held (SLURM_JOB_GPUS). */
+  jobGpus: string | null;
+}
+
+/** The Slurm job of this process, from the variables Slurm sets in every job; null outside one. */
+export function slurmProvenance(env: NodeJS.ProcessEnv): SlurmProvenance | null {
+  if (!env.SLURM_JOB_ID) return null;
+  return {jobId: env.SLURM_JOB_ID, node: env.SLURMD_NODENAME ?? null, partition: env.SLURM_JOB_PARTITION ?? null, cluster: env.SLURM_CLUSTER_NAME ?? null, jobGpus: env.SLURM_JOB_GPUS ?? null};
 }
 
 /**
@@ -420,9 +440,10 @@ export function collectProvenance(input: ProvenanceInput): Provenance {
     engine: input.engine ? {...input.engine, ...(input.engine.raw === undefined ? {} : {raw: redact(input.engine.raw)})} : null,
     server: input.serverArgv ? {argv: redactArgv(input.serverArgv).map(redact)} : null,
     model: input.model ?? null,
-    host: {cpuModel: env.cpuModel, logicalCpus: env.logicalCpus, memoryBytes: env.memoryBytes, os: env.osRelease, platform: env.platform, kernel: env.kernel, node: env.node},
+    host: {cpuModel: env.cpuModel, logicalCpus: env.logicalCpus, memoryBytes: env.memoryBytes, os: env.osRelease, platform: env.platform, kernel: env.kernel, node: env.node, hostname: env.hostname},
     gpus: (input.gpus ?? []).map((g) => structuredClone(g)),
     container: input.container ? {image: input.container.image ?? null, digest: input.container.digest ?? null} : null,
+    slurm: slurmProvenance(input.processEnv ?? process.env),
   };
 }
 

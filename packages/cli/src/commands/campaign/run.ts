@@ -1,11 +1,11 @@
 import {join} from 'node:path';
 import {Args, Flags} from '@oclif/core';
-import {planCampaign, startCampaign, type CampaignPlan, type CampaignReport} from '@lem/core';
+import {planCampaign, startCampaign, stateRootOf, type CampaignPlan, type CampaignReport} from '@lem/core';
 import {cliSettings} from '../../cli-settings.js';
 import {LemCommand} from '../../base-command.js';
 import {campaignSession} from '../../campaign-session.js';
-import {renderPlan} from '../../plan-render.js';
-import {persistentConfirmation, runnerFlags, strategySetting} from '../../runner-flags.js';
+import {renderJobs, renderPlan} from '../../plan-render.js';
+import {executorFlags, persistentConfirmation, runnerFlags, strategySetting} from '../../runner-flags.js';
 
 export interface CampaignRunResult {
   dryRun: boolean;
@@ -13,6 +13,8 @@ export interface CampaignRunResult {
   notes: string[];
   status?: string;
   exitCode?: number;
+  /** --detach: the jobs were submitted and lem left them to the cluster. */
+  detached?: boolean;
   summaryPath?: string;
   report?: CampaignReport;
 }
@@ -25,14 +27,17 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
     '<%= config.bin %> campaign run examples/tiny-campaign.yaml --dry-run',
     '<%= config.bin %> campaign run examples/tiny-campaign.yaml',
     '<%= config.bin %> campaign run sweep.yaml --set cycles=5 --set gaps.between_experiments_s=30 --quiet',
+    '<%= config.bin %> campaign run sweep.yaml --executor slurm --set slurm.partition=gpu --dry-run',
+    '<%= config.bin %> campaign run sweep.yaml --executor slurm --detach',
   ];
 
   static override args = {file: Args.string({description: 'The campaign file (YAML).', required: true})};
 
   static override flags = {
-    'dry-run': Flags.boolean({description: 'Print the plan: every run in order with its gap, what varies, every setting with its source, and the ETA; run nothing.'}),
+    'dry-run': Flags.boolean({description: 'Print the plan: every run in order with its gap, what varies, every setting with its source, and the ETA (under slurm, every job script that would be submitted); run nothing.'}),
     fresh: Flags.boolean({description: "Start a new campaign even though this file's last one is unfinished."}),
     ...runnerFlags,
+    ...executorFlags,
     'results-dir': Flags.string({description: 'Where results/<id>/ is written (default: results/ under the project root).'}),
     set: Flags.string({description: 'Set any setting by dotted key for every run (or a campaign key: cycles=5), repeatable.', multiple: true}),
     'wait-for-devices': Flags.integer({description: 'Wait up to this many seconds for another lem run to free the devices.', min: 0, default: 0}),
@@ -53,11 +58,13 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
     if (this.flags['dry-run']) {
       const {plan, notes} = await planCampaign(input);
       this.say(renderPlan(plan, notes));
+      if (plan.slurm) this.say(renderJobs(plan, join(stateRootOf(project.root), plan.id), project.root));
       return {dryRun: true, plan, notes};
     }
     const {planned, store, session} = await startCampaign({
       ...input,
       fresh: this.flags.fresh,
+      detach: this.flags.detach,
       confirmPersistent: persistentConfirmation(this.flags, this.interactive()),
       onRunnerWarning: (w) => this.note(`${w.code}: ${w.message}`),
     });
@@ -75,10 +82,11 @@ export default class CampaignRun extends LemCommand<typeof CampaignRun> {
       projectRoot: project.root,
       plugins: input.plugins,
       waitForDevicesS: this.flags['wait-for-devices'],
+      detach: this.flags.detach,
       out: (line) => this.say(line),
       note: (line) => this.note(line),
     });
-    const result: CampaignRunResult = {dryRun: false, plan: planned.plan, notes: planned.notes, status: outcome.status, exitCode: outcome.exitCode, summaryPath: outcome.summaryPath, report: outcome.report};
+    const result: CampaignRunResult = {dryRun: false, plan: planned.plan, notes: planned.notes, status: outcome.status, exitCode: outcome.exitCode, summaryPath: outcome.summaryPath, report: outcome.report, detached: outcome.detached};
     return this.finish(result, outcome.exitCode);
   }
 }

@@ -1,0 +1,91 @@
+/**
+ * The state a Slurm job writes (DESIGN §10): the campaign's store as seen from inside one job.
+ * Its plan is the cycle's runs; its manifest starts from the campaign's manifest when the job
+ * started; every event goes to the job's own journal, `jobs/<job id>.jsonl` in the campaign's
+ * state folder, which the orchestrator merges into the campaign's journal. The campaign's own
+ * files are never written from a job: the orchestrator holds their lock.
+ */
+import {appendFileSync, closeSync, fsyncSync, openSync, readFileSync, writeSync} from 'node:fs';
+import {applyEvent} from '../campaign/manifest.js';
+import type {CampaignLockResult, CampaignLogLevel, CampaignStore} from '../campaign/store.js';
+import type {CampaignPlan, JournalEvent, JournalLine, Manifest} from '../campaign/types.js';
+
+export class JobStore implements CampaignStore {
+  readonly locked = true;
+  readonly repaired: readonly string[] = [];
+  private seq = 0;
+  private readonly base: number;
+  private fd: number | null;
+
+  constructor(
+    readonly dir: string,
+    readonly plan: CampaignPlan,
+    private state: Manifest,
+    private readonly journalPath: string,
+    private readonly logPath: string,
+  ) {
+    this.base = state.journalSeq;
+    this.fd = openSync(journalPath, 'a');
+  }
+
+  get manifest(): Manifest {
+    return this.state;
+  }
+
+  lock(): CampaignLockResult {
+    return {tookOver: false, from: null};
+  }
+
+  unlock(): void {}
+
+  /** One whole line per write(2), then fsync: a kill leaves at most a torn last line, which the merge ignores. */
+  record(event: JournalEvent): JournalLine {
+    const line = {...event, seq: ++this.seq, at: new Date().toISOString()} as JournalLine;
+    if (this.fd === null) throw new Error(`the job journal ${this.journalPath} is closed`);
+    writeSync(this.fd, `${JSON.stringify(line)}\n`);
+    fsyncSync(this.fd);
+    // Folded on top of the campaign's manifest: its seqs continue the campaign journal's.
+    this.state = applyEvent(this.state, {...line, seq: this.base + line.seq});
+    return line;
+  }
+
+  writeProgress(): void {}
+
+  log(level: CampaignLogLevel, message: string): void {
+    try {
+      appendFileSync(this.logPath, `${new Date().toISOString()} ${level.toUpperCase()} ${message}\n`);
+    } catch {
+      // The log is for people; the journal is the record.
+    }
+  }
+
+  close(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+/**
+ * The complete lines of a job's journal from line `from` (0-based count already merged). A last
+ * line without its newline is being written (or was torn by a kill) and is left for later.
+ */
+export function readJobJournal(path: string, from: number): JournalLine[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  const lines = complete.split('\n').filter((l) => l.trim() !== '');
+  const out: JournalLine[] = [];
+  for (const text of lines.slice(from)) {
+    try {
+      out.push(JSON.parse(text) as JournalLine);
+    } catch {
+      break; // a line that does not parse ends what can be trusted
+    }
+  }
+  return out;
+}
