@@ -124,7 +124,7 @@ function applyToDraft(draft: Manifest, line: JournalLine): void {
     case 'gap':
       return;
     case 'job-submit':
-      draft.jobs.push({id: line.id, cycle: line.cycle, keys: [...line.keys], state: 'SUBMITTED', node: null, reason: null, exitCode: null, submittedAt: line.at, endedAt: null, merged: 0});
+      draft.jobs.push({id: line.id, cycle: line.cycle, keys: [...line.keys], after: line.after ?? null, state: 'SUBMITTED', node: null, reason: null, exitCode: null, submittedAt: line.at, endedAt: null, merged: 0});
       return;
     case 'job-state':
       return updateJob(draft, line.id, (job) => ({...job, state: line.state, node: line.node ?? job.node, reason: line.reason, exitCode: line.exitCode, endedAt: line.ended ? line.at : null}));

@@ -122,11 +122,12 @@ export async function runSequence(opts: Running, emit: (e: CampaignEvent) => voi
     if (signal.aborted) return {status: 'interrupted', reason: 'interrupted'};
     const entry = findEntry(store.manifest, run.key)!;
     if (!needsRun(entry, opts.retryFailed ?? true)) continue;
-    if (opts.inJob?.stopRequested()) return {status: 'stopped', reason: 'the orchestrator asked the job to stop'};
     if (headerAt(plan, run, previous)) emit({type: 'cycle', cycle: run.cycle, cycles: plan.cycles.kind === 'fixed' ? plan.cycles.count : plan.cycles.max, configuration: plan.order === 'grouped' ? run.configuration : null});
     previous = run;
     if (!(await gapBefore(opts, run, ranOne, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
     if (opts.cooler && (ranOne || (opts.inJob?.firstGapS ?? 0) > 0) && !(await coolDown(opts.cooler, run.key, emit, signal))) return {status: 'interrupted', reason: 'interrupted'};
+    // Looked at last, just before the run: a pause asked for during the gap is honoured.
+    if (opts.inJob?.stopRequested()) return {status: 'stopped', reason: 'the orchestrator asked the job to stop'};
     ranOne = true;
     const stop = await runWithRetries(opts, run, emit, signal);
     if (stop) return stop;

@@ -192,6 +192,8 @@ export interface JobRecord {
   cycle: number;
   /** The entries it runs, in plan order. */
   keys: string[];
+  /** The job it waits for (`--dependency=afterany`): what keeps at most max_concurrent running. */
+  after: string | null;
   /** Slurm's JobState as last seen (PENDING, RUNNING, COMPLETED, TIMEOUT, NODE_FAIL, …), or SUBMITTED before the first look. */
   state: string;
   node: string | null;
@@ -219,7 +221,7 @@ export type JournalEvent =
   | {type: 'run-end'; key: string; attempt: number; status: 'completed' | 'failed' | 'interrupted'; category: FailureCategory | null; code: string | null; message: string | null; resultPath: string; durationS: number; adopted?: boolean; job?: FromJob}
   | {type: 'skip'; keys: string[]; reason: string}
   | {type: 'gap'; beforeKey: string; seconds: number; job?: FromJob}
-  | {type: 'job-submit'; id: string; cycle: number; keys: string[]}
+  | {type: 'job-submit'; id: string; cycle: number; keys: string[]; after?: string | null}
   | {type: 'job-state'; id: string; state: string; node: string | null; reason: string | null; exitCode: number | null; ended: boolean}
   | {type: 'threshold'; scope: string; failed: number; finished: number; decision: 'continue' | 'stop'}
   | {type: 'adaptive'; cycle: number; configurations: Manifest['adaptive']}

@@ -80,8 +80,8 @@ class JobFollower {
   private readonly cancelledByLem = new Set<string>();
   /** Entries given to a job in this session: a failed one is not re-run again unless a retry is due. */
   private readonly dispatched = new Set<string>();
-  /** Failed run-ends merged since the threshold was last judged. */
-  private failedKeys: string[] = [];
+  /** Runs settled (completed or failed) since the threshold was last judged. */
+  private settledKeys: string[] = [];
   /** Jobs held while the threshold question is open. */
   private held: string[] = [];
   private stopping: Stop = null;
@@ -137,7 +137,6 @@ class JobFollower {
     if (active.length === 0) return;
     const states = await this.q.states(active.map((j) => j.id));
     for (const job of active) {
-      this.merge(job.id);
       const state = states.get(job.id) ?? {id: job.id, state: 'UNKNOWN', node: null, reason: null, exitCode: null};
       if (!isActive(state.state)) {
         this.finalize(job.id, state);
@@ -148,6 +147,7 @@ class JobFollower {
         this.store.record({type: 'job-state', id: job.id, state: state.state, node: state.node, reason: state.reason, exitCode: state.exitCode, ended: false});
         this.emit({type: 'job', job: this.job(job.id), change: 'state'});
       }
+      this.merge(job.id);
     }
   }
 
@@ -178,7 +178,7 @@ class JobFollower {
     }
     const entry = findEntry(this.store.manifest, event.key)!;
     const willRetry = event.status === 'failed' && retryDue(entry, plan.retry.maxAttempts);
-    if (event.status === 'failed') this.failedKeys.push(event.key);
+    if (event.status !== 'interrupted') this.settledKeys.push(event.key);
     this.emit({type: 'run-end', run, attempt: event.attempt, status: event.status, category: event.category, code: event.code, message: event.message, runDir, durationS: event.durationS, willRetry, adopted: false});
   }
 
@@ -216,7 +216,7 @@ class JobFollower {
     const plan = this.store.plan;
     const run = plan.runs.find((r) => r.key === key)!;
     const entry = findEntry(this.store.manifest, key)!;
-    if (s.status === 'failed') this.failedKeys.push(key);
+    if (s.status === 'failed') this.settledKeys.push(key);
     this.emit({type: 'run-end', run, attempt, status: s.status, category: s.category, code: s.code, message: s.message, runDir: join(plan.resultsDir, resultPath), durationS: 0, willRetry: s.status === 'failed' && retryDue(entry, plan.retry.maxAttempts), adopted: false});
   }
 
@@ -339,7 +339,7 @@ class JobFollower {
     const script = jobScriptPath(this.store.dir, cycle, this.store.manifest.jobs.filter((j) => j.cycle === cycle).length + 1);
     writeFileSync(script, submission.script, {mode: 0o755});
     const id = await this.q.submit([...submission.args, ...(after ? [`--dependency=afterany:${after}`] : [])], script);
-    this.record({type: 'job-submit', id, cycle, keys});
+    this.record({type: 'job-submit', id, cycle, keys, after});
     for (const key of keys) this.dispatched.add(key);
   }
 
@@ -348,13 +348,13 @@ class JobFollower {
 
   private async judge(signal: AbortSignal): Promise<void> {
     this.judgeAdaptive();
-    const keys = this.failedKeys;
-    this.failedKeys = [];
+    const keys = this.settledKeys;
+    this.settledKeys = [];
     if (this.stopping) return;
     const {plan} = this.store;
     for (const key of keys) {
       const entry = findEntry(this.store.manifest, key)!;
-      if (entry.status !== 'failed' || retryDue(entry, plan.retry.maxAttempts) || !thresholdCrossed(plan, this.store.manifest, entry)) continue;
+      if (!isFinal(entry) || retryDue(entry, plan.retry.maxAttempts) || !thresholdCrossed(plan, this.store.manifest, entry)) continue;
       await this.pause();
       const stop = await judgeThreshold(this.opts, entry, this.emit, signal);
       if (stop?.status === 'stopped') {
