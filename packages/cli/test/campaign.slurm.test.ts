@@ -130,6 +130,14 @@ async function lemRun(args: string[], cwd: string): Promise<LemRun> {
   return start(args, cwd).exited;
 }
 
+/** A refusal before anything runs: exit 2, a stable code, a Try line, no stack trace. */
+function expectRefusal(run: LemRun, code: string): void {
+  expect(run.status, run.stderr).toBe(2);
+  expect(run.stderr).toMatch(new RegExp(`^Error ${code}: `, 'm'));
+  expect(run.stderr).toMatch(/^Try: /m);
+  expect(run.stderr).not.toMatch(/^\s+at /m);
+}
+
 /** Polls (bounded) until `check` holds. */
 async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -176,6 +184,24 @@ afterAll(() => {
   for (const line of servers()) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
   fake.cleanup();
   rmSync(dir, {recursive: true, force: true});
+});
+
+describe('the README for cluster users', () => {
+  it("plans its worked GPU-partition example, printing every job script (no cluster needed for a dry run)", () => {
+    const readme = readFileSync(fileURLToPath(new URL('../../../README.md', import.meta.url)), 'utf8');
+    const example = /```yaml\n(name: h100-sweep\n[\s\S]*?)```/.exec(readme)?.[1];
+    expect(example, 'the README names its Slurm example h100-sweep').toBeDefined();
+    const cwd = mkdtempSync(join(tmpdir(), 'lem-readme-slurm-'));
+    mkdirSync(join(cwd, '.lem-state'));
+    writeFileSync(join(cwd, 'h100-sweep.yaml'), example!);
+    const run = lem(['campaign', 'run', 'h100-sweep.yaml', '--dry-run'], {cwd});
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toContain('Slurm jobs (5, one per cycle; at most 3 at once)');
+    expect(run.stdout).toMatch(/sbatch --parsable .*--partition=gpu --account=my-project --gres=gpu:1 --time=02:00:00 --constraint=h100 --exclusive --mem=64G /);
+    expect(run.stdout.match(/--dependency=afterany:<job of cycle \d>/g)).toHaveLength(2);
+    expect(run.stdout).toContain('module load nodejs/20');
+    rmSync(cwd, {recursive: true, force: true});
+  });
 });
 
 describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? ` (skipped: ${missing})` : ''}`, () => {
@@ -288,6 +314,39 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     expect(servers()).toEqual([]);
   }, 240_000);
 
+  it('refuses, before anything is created, what cannot run: a misspelt key, an unknown partition, too few GPUs per job, no Slurm, a controller that does not answer, --detach here', async () => {
+    const cwd = project('refuse', `${slurmSection('  max_concurent: 2\n')}cycles: 2\n${tiny()}`);
+    const typo = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env});
+    expectRefusal(typo, 'E_CONFIG_INVALID');
+    expect(typo.stderr).toMatch(/refuse\.yaml:\d+:\d+/);
+    expect(typo.stderr).toContain('max_concurent');
+
+    const write = (extra: string) => writeFileSync(join(cwd, 'refuse.yaml'), `name: refuse\n${slurmSection(extra)}cycles: 2\n${tiny()}`);
+    writeFileSync(join(cwd, 'refuse.yaml'), `name: refuse\n${slurmSection().replace('partition: lem', 'partition: gpu-h100')}cycles: 2\n${tiny()}`);
+    const partition = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env});
+    expectRefusal(partition, 'E_SLURM_PARTITION');
+    expect(partition.stderr).toContain('it has lem');
+
+    write('  gpus_per_job: 0\n');
+    const gpus = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env});
+    expectRefusal(gpus, 'E_SLURM_GPUS');
+    expect(gpus.stderr).toMatch(/refuse\.yaml:\d+:\d+/);
+
+    write('');
+    // No Slurm commands on PATH (lem itself is started by its absolute path).
+    const noSlurm = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env: {...env, PATH: mkdtempSync(join(tmpdir(), 'lem-empty-path-'))}});
+    expectRefusal(noSlurm, 'E_SLURM_MISSING');
+    const conf = join(dir, 'unreachable.conf');
+    writeFileSync(conf, readFileSync(process.env.SLURM_CONF!, 'utf8').replace(/^SlurmctldPort=.*$/m, 'SlurmctldPort=1'));
+    const unreachable = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env: {...env, SLURM_CONF: conf}});
+    expectRefusal(unreachable, 'E_SLURM_UNREACHABLE');
+
+    const detach = lem(['campaign', 'run', 'refuse.yaml', '--executor', 'local', '--detach'], {home, cwd, env});
+    expectRefusal(detach, 'E_DETACH_LOCAL');
+    // Nothing was created by any of them.
+    expect(readdirSync(join(cwd, '.lem-state')).filter((d) => existsSync(join(cwd, '.lem-state', d, 'plan.json')))).toEqual([]);
+  }, 120_000);
+
   it('a job whose setup line fails fails its runs as config, with the line, and is not retried', async () => {
     const cwd = project('setup', `${slurmSection('  setup:\n    - export READY=1\n    - test -d /no/such/module/tree\n')}sweep:\n  llamacpp.parallel: [1, 2]\ncycles: 1\n${tiny()}`);
     const run = await lemRun(['campaign', 'run', 'setup.yaml'], cwd);
@@ -300,6 +359,8 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     expect(manifest.entries[0]!.message).toContain('test -d /no/such/module/tree');
     expect(manifest.jobs.map((j) => [j.state, j.exitCode])).toEqual([['FAILED', 78]]);
     expect(run.stdout).toMatch(/config: E_SLURM_SETUP/);
+    // Resume keeps the executor the campaign ran under.
+    expectRefusal(lem(['resume', campaignId(cwd), '--executor', 'local'], {home, cwd, env}), 'E_RESUME_EXECUTOR');
   }, 120_000);
 
   it('the failure threshold counts across jobs: a pause stops dispatch in the running job and holds the queued ones; with no one to ask, lem cancels them and stops (exit 3)', async () => {

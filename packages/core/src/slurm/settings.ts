@@ -14,7 +14,7 @@ export const slurmSchema = z
     qos: z.string().min(1).optional().describe('The quality of service (sbatch --qos).'),
     gpus_per_job: z.int().nonnegative().optional().describe("GPUs each job asks for as the GRES gpu:N (default: the most any configuration's `gpus` lists)."),
     time_limit: z.string().regex(TIME_LIMIT, 'a Slurm time: minutes, HH:MM:SS or D-HH:MM:SS').optional().describe("Each job's wall-clock limit (sbatch --time); the partition's default when absent."),
-    max_concurrent: z.int().min(1).default(1).describe('Cycles (jobs) queued or running at once; later cycles wait for an earlier job to end (--dependency=afterany).'),
+    max_concurrent: z.int().min(1).default(1).describe('Jobs (cycles) running at once: every cycle is submitted at once, each beyond the first max_concurrent with --dependency=afterany on an earlier one, so Slurm keeps the limit with or without lem.'),
     constraint: z.string().min(1).optional().describe('Node features required (sbatch --constraint), e.g. h100.'),
     exclusive: z.boolean().default(true).describe('Ask for whole nodes (sbatch --exclusive), so no foreign job shares the power being measured.'),
     extra_args: z.array(z.string().min(1)).default([]).describe('More sbatch options, passed verbatim (one option per item: "--mem=64G").'),
