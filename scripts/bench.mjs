@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// `pnpm bench [cli|server|driver|sampler|meters|timeline|wrk|campaign|images|runners|report]`: CLI cold start (median of
+// `pnpm bench [cli|server|driver|sampler|meters|timeline|wrk|campaign|images|runners|report|slurm]`: CLI cold start (median of
 // 10 runs each; `lem backends` also with the tensorrt plugin linked, so with every backend), the embedded server's tokens/s, the workload driver's capacity, the meters'
 // overhead on tokens/s, the memory of a long run's timeline, the driver beside `wrk`, and what a
 // campaign costs beyond its experiments (planning, state updates, resume, per-run overhead), and the
-// image check before a docker run (skipped without a Docker engine), and `lem report` on campaigns of 10, 100 and 500 runs. Prints one JSON
+// image check before a docker run (skipped without a Docker engine), and `lem report` on campaigns of 10, 100 and 500 runs, and the Slurm executor's polling and per-job costs. Prints one JSON
 // document; docs/benchmarks.md records the figures with this command. The `wrk` part needs wrk
 // installed: the whole run skips it with a note when it is missing, `pnpm bench wrk` fails.
 import {spawnSync} from 'node:child_process';
@@ -47,7 +47,7 @@ if (!only || only === 'cli') {
   out.coldStart['lem backends (tensorrt linked)'] = coldStart(['backends']);
 }
 // Each part runs in its own process, so one part's warm JIT or open handles never help another.
-for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['sampler', 'bench-sampler.mjs'], ['meters', 'bench-meters.mjs'], ['timeline', 'bench-timeline.mjs'], ['wrk', 'bench-wrk.mjs'], ['campaign', 'bench-campaign.mjs'], ['images', 'bench-images.mjs'], ['runners', 'bench-runners.mjs'], ['report', 'bench-report.mjs']]) {
+for (const [part, script] of [['server', 'bench-server.mjs'], ['driver', 'bench-driver.mjs'], ['sampler', 'bench-sampler.mjs'], ['meters', 'bench-meters.mjs'], ['timeline', 'bench-timeline.mjs'], ['wrk', 'bench-wrk.mjs'], ['campaign', 'bench-campaign.mjs'], ['images', 'bench-images.mjs'], ['runners', 'bench-runners.mjs'], ['report', 'bench-report.mjs'], ['slurm', 'bench-slurm.mjs']]) {
   if (only && only !== part) continue;
   if (part === 'wrk' && !only && spawnSync('wrk', ['-v']).error) {
     console.error('bench: skipping the `wrk` part: wrk is not installed (apt-get install wrk; then `pnpm bench wrk`)');

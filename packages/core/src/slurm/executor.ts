@@ -136,19 +136,20 @@ class JobFollower {
     const active = this.activeJobs();
     if (active.length === 0) return;
     const states = await this.q.states(active.map((j) => j.id));
+    const changes: Array<Extract<JournalEvent, {type: 'job-state'}>> = [];
+    const ended: JobState[] = [];
     for (const job of active) {
       const state = states.get(job.id) ?? {id: job.id, state: 'UNKNOWN', node: null, reason: null, exitCode: null};
-      if (!isActive(state.state)) {
-        this.finalize(job.id, state);
-        continue;
+      if (!isActive(state.state)) ended.push(state);
+      else if (job.state !== state.state || job.node !== (state.node ?? job.node) || job.reason !== state.reason) {
+        changes.push({type: 'job-state', id: job.id, state: state.state, node: state.node, reason: state.reason, exitCode: state.exitCode, ended: false});
       }
-      const now = this.job(job.id);
-      if (now.state !== state.state || now.node !== (state.node ?? now.node) || now.reason !== state.reason) {
-        this.store.record({type: 'job-state', id: job.id, state: state.state, node: state.node, reason: state.reason, exitCode: state.exitCode, ended: false});
-        this.emit({type: 'job', job: this.job(job.id), change: 'state'});
-      }
-      this.merge(job.id);
     }
+    this.store.recordAll(changes);
+    for (const change of changes) this.emit({type: 'job', job: this.job(change.id), change: 'state'});
+    const endedIds = new Set(ended.map((s) => s.id));
+    for (const job of active) if (!endedIds.has(job.id)) this.merge(job.id);
+    for (const state of ended) this.finalize(state.id, state);
   }
 
   private job(id: string): JobRecord {

@@ -49,6 +49,10 @@ export class JobStore implements CampaignStore {
     return line;
   }
 
+  recordAll(events: readonly JournalEvent[]): JournalLine[] {
+    return events.map((event) => this.record(event));
+  }
+
   writeProgress(): void {}
 
   log(level: CampaignLogLevel, message: string): void {
