@@ -160,6 +160,7 @@ class JobFollower {
   private merge(id: string): void {
     const job = this.job(id);
     for (const line of readJobJournal(join(this.jobsDir, `${id}.jsonl`), job.merged)) {
+      if (line.seq <= this.job(id).merged) continue;
       const event = mergeable(line, id);
       if (!event) continue;
       this.store.record(event);

@@ -19,10 +19,16 @@ export function jobGpuIndices(env: NodeJS.ProcessEnv): number[] | null {
   return null;
 }
 
-/** The configuration with its job-relative GPU indices replaced by the node's. */
-export function mapJobGpus(resolved: ResolvedExperiment, allocation: number[] | null, jobId: string): ResolvedExperiment {
+/**
+ * The configuration with its job-relative GPU indices replaced by the node's. `visible` is how
+ * many GPUs NVML sees in the job: where Slurm confines the job to its devices (cgroup
+ * ConstrainDevices) NVML may see only the job's GPUs, numbered 0..N-1, and a node index would not
+ * exist there; the job-relative indices are then already NVML's.
+ */
+export function mapJobGpus(resolved: ResolvedExperiment, allocation: number[] | null, jobId: string, visible: number | null = null): ResolvedExperiment {
   const gpus = resolved.settings.gpus;
   if (allocation === null || gpus.length === 0) return resolved;
+  if (visible !== null && visible >= allocation.length && allocation.some((i) => i >= visible)) return resolved;
   const mapped = gpus.map((g) => {
     const index = typeof g === 'number' ? g : /^\d+$/.test(g.trim()) ? Number(g) : null;
     if (index === null) return g;

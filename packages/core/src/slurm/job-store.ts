@@ -26,6 +26,11 @@ export class JobStore implements CampaignStore {
   ) {
     this.base = state.journalSeq;
     this.fd = openSync(journalPath, 'a');
+    // A job Slurm started again under the same id finds its earlier lines: it numbers on after them
+    // (seq stays the line number the merge counts by), on a line of its own after a torn one.
+    const earlier = existingLines(journalPath);
+    this.seq = earlier.lines;
+    if (earlier.torn) writeSync(this.fd, '\n');
   }
 
   get manifest(): Manifest {
@@ -71,7 +76,8 @@ export class JobStore implements CampaignStore {
 
 /**
  * The complete lines of a job's journal from line `from` (0-based count already merged). A last
- * line without its newline is being written (or was torn by a kill) and is left for later.
+ * line without its newline is being written (or was torn by a kill) and is left for later; a line
+ * that does not parse is skipped (seq, not position, is what the merge counts).
  */
 export function readJobJournal(path: string, from: number): JournalLine[] {
   let text: string;
@@ -82,14 +88,27 @@ export function readJobJournal(path: string, from: number): JournalLine[] {
     throw error;
   }
   const complete = text.slice(0, text.lastIndexOf('\n') + 1);
-  const lines = complete.split('\n').filter((l) => l.trim() !== '');
+  const lines = complete.split('\n').slice(0, -1);
   const out: JournalLine[] = [];
   for (const text of lines.slice(from)) {
     try {
       out.push(JSON.parse(text) as JournalLine);
     } catch {
-      break; // a line that does not parse ends what can be trusted
+      // A line torn by a kill, ended by the job that ran next under the same id: it never happened.
     }
   }
   return out;
+}
+
+/** How many lines the journal holds (a torn last one included), and whether its last line lacks its newline. */
+function existingLines(path: string): {lines: number; torn: boolean} {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return {lines: 0, torn: false};
+  }
+  if (text === '') return {lines: 0, torn: false};
+  const torn = !text.endsWith('\n');
+  return {lines: text.split('\n').length - (torn ? 0 : 1), torn};
 }

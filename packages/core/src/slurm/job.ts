@@ -22,6 +22,7 @@ import {openCampaignState} from '../campaign/store.js';
 import type {CampaignEvent} from '../campaign/events.js';
 import type {CampaignPlan} from '../campaign/types.js';
 import type {RunnerSession} from '../runner/session.js';
+import {probeNvml} from '../meters/nvml.js';
 import {jobGpuIndices, mapJobGpus} from './gpus.js';
 import {JobStore} from './job-store.js';
 import {JOBS_DIR} from './script.js';
@@ -118,8 +119,15 @@ async function prepare(input: CycleJobInput, plan: CampaignPlan, jobId: string, 
     throw configError('E_CAMPAIGN_CHANGED', `${plan.file} now plans different measurements than campaign ${plan.id}: ${changes.join('; ')}`, [`undo the edit to ${plan.file}, then lem resume ${plan.id}`]);
   }
   const allocation = jobGpuIndices(env);
-  const resolved = new Map([...planned.resolved].map(([name, r]) => [name, mapJobGpus(r, allocation, jobId)]));
+  const visible = allocation && [...planned.resolved.values()].some((r) => r.settings.gpus.length > 0) ? visibleGpus(env) : null;
+  const resolved = new Map([...planned.resolved].map(([name, r]) => [name, mapJobGpus(r, allocation, jobId, visible)]));
   return {...planned, resolved};
+}
+
+/** How many GPUs NVML sees in this job, or null where NVML cannot be used (preflight then says why). */
+function visibleGpus(env: NodeJS.ProcessEnv): number | null {
+  const probe = probeNvml({libraryPath: env.LEM_NVML_LIBRARY});
+  return probe.available ? probe.devices.length : null;
 }
 
 /** Every run of the job fails with the error that stopped it, each journaled as one attempt. */

@@ -48,6 +48,8 @@ export function jobSubmission(input: JobInput): JobSubmission {
     `--chdir=${input.projectRoot}`,
     '--nodes=1',
     '--ntasks=1',
+    // A job Slurm requeues (a node failure) would run its cycle again behind lem's back: lem retries instead, under the campaign's rules.
+    '--no-requeue',
     ...(s.partition ? [`--partition=${s.partition}`] : []),
     ...(s.account ? [`--account=${s.account}`] : []),
     ...(s.qos ? [`--qos=${s.qos}`] : []),
@@ -67,7 +69,9 @@ function jobScript(input: JobInput): string {
   return [
     '#!/bin/bash',
     `# lem campaign ${input.plan.id}, cycle ${input.cycle}: ${input.keys.length} run${input.keys.length === 1 ? '' : 's'} (${input.keys.join(', ')})`,
-    'set -uo pipefail',
+    // No `set -u`: an unset variable in a setup line (or in what it sources, as conda and Lmod
+    // scripts do) would end the shell before the line's own failure is reported.
+    'set -o pipefail',
     ...(setup.length > 0 ? ['# slurm.setup', ...setup] : []),
     `exec ${lem}`,
     '',
