@@ -16,6 +16,7 @@ import {fileURLToPath} from 'node:url';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
 import {compileFakeNvml, type FakeNvml} from '../../core/src/meters/__fixtures__/fake-nvml.js';
+import {engineMissing} from './__fixtures__/docker-cli.js';
 import {cancelJobs, jobInfo, slurmMissing, squeueJobs} from './__fixtures__/slurm.js';
 import {externalPlugin, freshHome, lem, LEM_BIN, lemEnv, type LemRun} from './helpers.js';
 
@@ -87,12 +88,18 @@ const tiny = (prompts = 6, extra = '') =>
 
 const GRID = `sweep:\n  llamacpp.parallel: [1, 2]\ncycles: 3\ngaps:\n  between_experiments_s: 1\n  between_cycles_s: 1\n`;
 
+/** The project's campaigns (folders with a plan.json). */
+const campaignIds = (cwd: string) => readdirSync(join(cwd, '.lem-state')).filter((d) => existsSync(join(cwd, '.lem-state', d, 'plan.json')));
+
 /** The campaign's id: the only campaign of the project. */
 function campaignId(cwd: string): string {
-  const ids = readdirSync(join(cwd, '.lem-state')).filter((d) => existsSync(join(cwd, '.lem-state', d, 'plan.json')));
+  const ids = campaignIds(cwd);
   expect(ids).toHaveLength(1);
   return ids[0]!;
 }
+
+/** Whether the campaign's state is there yet (while lem is starting it). */
+const started = (cwd: string) => campaignIds(cwd).length === 1 && existsSync(join(cwd, '.lem-state', campaignIds(cwd)[0]!, 'journal.jsonl'));
 
 const manifestOf = (cwd: string) => readJson<Manifest>(join(cwd, '.lem-state', campaignId(cwd), 'manifest.json'));
 const journalOf = (cwd: string) =>
@@ -264,7 +271,7 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
   it('Ctrl+C cancels queued and running jobs (exit 130); --detach submits and exits; resume follows the jobs to the end', async () => {
     const cwd = project('stop', `${slurmSection('  max_concurrent: 1\n')}${GRID}${tiny(12)}`);
     const {child, exited} = start(['campaign', 'run', 'stop.yaml'], cwd);
-    await until('a run to start in a job', () => existsSync(join(cwd, '.lem-state')) && readdirSync(join(cwd, '.lem-state')).length > 0 && aRunStartedInAJob(cwd));
+    await until('a run to start in a job', () => started(cwd) && aRunStartedInAJob(cwd));
     expect(queuedOf(cwd).map((j) => j.state)).toEqual(expect.arrayContaining(['RUNNING', 'PENDING']));
     child.kill('SIGINT');
     const stopped = await exited;
@@ -298,7 +305,7 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
   it('kill -9 of the orchestrator loses nothing: resume adopts the jobs still running and merges their journals', async () => {
     const cwd = project('killed', `${slurmSection('  max_concurrent: 2\n')}${GRID}${tiny(12)}`);
     const {child, exited} = start(['campaign', 'run', 'killed.yaml'], cwd);
-    await until('a run to end in a job and be merged', () => existsSync(join(cwd, '.lem-state')) && readdirSync(join(cwd, '.lem-state')).length > 0 && journalOf(cwd).some((l) => l.type === 'run-end' && l.job));
+    await until('a run to end in a job and be merged', () => started(cwd) && journalOf(cwd).some((l) => l.type === 'run-end' && l.job));
     child.kill('SIGKILL');
     expect((await exited).status).toBe(137);
     const submitted = manifestOf(cwd).jobs.map((j) => j.id);
@@ -345,6 +352,48 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     expectRefusal(detach, 'E_DETACH_LOCAL');
     // Nothing was created by any of them.
     expect(readdirSync(join(cwd, '.lem-state')).filter((d) => existsSync(join(cwd, '.lem-state', d, 'plan.json')))).toEqual([]);
+  }, 120_000);
+
+  it('a job on a node where a lem job just ended waits out the rest of between_cycles_s before its first run', async () => {
+    const cwd = project('gap', `${slurmSection('  max_concurrent: 1\n')}cycles: 2\ngaps:\n  between_experiments_s: 0\n  between_cycles_s: 4\n${tiny(4)}`);
+    const run = await lemRun(['campaign', 'run', 'gap.yaml'], cwd);
+    expect(run.status, run.stderr).toBe(0);
+    const [first, second] = manifestOf(cwd).jobs as [Job, Job];
+    expect(second.after).toBe(first.id);
+    const lines = (id: string) => readFileSync(join(cwd, '.lem-state', campaignId(cwd), 'jobs', `${id}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {type: string; at: string});
+    // Job 2 starts as soon as job 1 ends (afterany); its first run waits until 4 s after job 1's end on the node.
+    const ended = Date.parse(lines(first.id).at(-1)!.at);
+    const started = Date.parse(lines(second.id).find((l) => l.type === 'run-start')!.at);
+    expect(started - ended).toBeGreaterThanOrEqual(4000);
+    // What the job owed the node: the rest of the 4 s, less the time Slurm and lem took to start it.
+    const owed = /gap \{"type":"gap","seconds":([\d.]+),"kind":"cycles"/.exec(readFileSync(join(cwd, '.lem-state', campaignId(cwd), 'jobs', `${second.id}.log`), 'utf8'));
+    expect(Number(owed?.[1])).toBeGreaterThan(0);
+    expect(Number(owed?.[1])).toBeLessThan(4);
+  }, 120_000);
+
+  it('checks the images on the node when a job starts: a missing image fails its runs as config', async (ctx) => {
+    // Docker on the node: the CI machine's engine (under CI=true a missing engine fails here).
+    const dockerMissing = engineMissing();
+    if (dockerMissing) return ctx.skip(dockerMissing);
+    const plugin = externalPlugin(
+      'lem-backend-slurm-imaged',
+      `export default async () => [{kind: 'backend', id: 'imaged', displayName: 'Imaged', gpu: 'none', local: false, jsonSchema: {type: 'object'},
+        image: {ref: 'lem-test/absent-on-the-node:0.0.1', dockerfile: '/nonexistent/Dockerfile'},
+        configSchema: {'~standard': {version: 1, vendor: 'hand', validate: (v) => ({value: v ?? {}})}},
+        server: (cfg, ctx) => ({argv: ['/bin/true'], env: {}, port: ctx.port, readiness: {healthPath: '/health', timeoutS: 5}, stop: {signal: 'SIGTERM', graceS: 1}})}];\n`,
+    );
+    expect(lem(['plugins', 'link', plugin, '--no-install'], {home}).status).toBe(0);
+    try {
+      const cwd = project('image', `${slurmSection()}cycles: 1\nbackend: imaged\nrunner: docker\nmodel: some-model\ndataset:\n  kind: builtin\n  n_prompts: 2\nmeasure:\n  meters: []\n`);
+      const run = await lemRun(['campaign', 'run', 'image.yaml'], cwd);
+      expect(run.status, run.stderr + run.stdout).toBe(1);
+      const [entry] = manifestOf(cwd).entries;
+      expect([entry!.status, entry!.category, entry!.code]).toEqual(['failed', 'config', 'E_IMAGE_MISSING']);
+      expect(entry!.message).toContain('lem-test/absent-on-the-node:0.0.1');
+      expect(manifestOf(cwd).jobs.map((j) => [j.state, j.exitCode])).toEqual([['FAILED', 2]]);
+    } finally {
+      lem(['plugins', 'unlink', 'lem-backend-slurm-imaged'], {home});
+    }
   }, 120_000);
 
   it('a job whose setup line fails fails its runs as config, with the line, and is not retried', async () => {
