@@ -18,45 +18,21 @@
 //
 // REPS (default 5) sets the repetitions of each part.
 import {spawn, spawnSync} from 'node:child_process';
-import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
+import {mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {median, nowS, projectWith, registry, round, stats} from './bench-lib.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lem = join(root, 'packages/cli/bin/run.js');
 const core = new URL('../packages/core/dist/index.js', import.meta.url).href;
 const coreFile = (path) => new URL(`../packages/core/dist/${path}`, import.meta.url).href;
-const llamacpp = new URL('../plugins/backend-llamacpp/dist/index.js', import.meta.url).href;
 const REPS = Number(process.env.REPS ?? 5);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round = (x, digits = 3) => Number(x.toFixed(digits));
-const stats = (xs, digits = 3) => ({median: round(median(xs), digits), min: round(Math.min(...xs), digits), max: round(Math.max(...xs), digits), n: xs.length});
-const nowS = () => Number(process.hrtime.bigint()) / 1e9;
+// ------------------------------------------------------------------ shared setup (bench-lib.mjs)
 
-// ------------------------------------------------------------------ shared setup
-
-async function registry() {
-  const {buildRegistry} = await import(core);
-  const {backend} = await import(llamacpp);
-  return buildRegistry([{plugin: {name: '@lem/backend-llamacpp', version: '0.1.0'}, result: [backend]}]);
-}
-
-/** A project folder holding the tiny model (seed 1) and a campaign file with the given body. */
-async function projectWith(body) {
-  const dir = mkdtempSync(join(tmpdir(), 'lem-bench-campaign-'));
-  const {writeTinyModel} = await import(llamacpp);
-  mkdirSync(join(dir, 'models'));
-  await writeTinyModel(join(dir, 'models/tiny.gguf'), {seed: 1});
-  writeFileSync(join(dir, 'campaign.yaml'), body);
-  return dir;
-}
 
 const axis = (n) => `[${Array.from({length: n}, (_, i) => i + 1).join(', ')}]`;
 const GRID = `name: grid\nmodel: models/tiny.gguf\ncycles: 3\ngaps: {between_experiments_s: 0, between_cycles_s: 0}\nsweep:\n  workload.concurrency: ${axis(100)}\n  workload.max_output_tokens: ${axis(100)}\n`;

@@ -20,34 +20,15 @@ import {chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileS
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
+import {median, nowS, projectWith, registry, round, stats} from './bench-lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const lem = join(root, 'packages/cli/bin/run.js');
 const core = new URL('../packages/core/dist/index.js', import.meta.url).href;
-const llamacpp = new URL('../plugins/backend-llamacpp/dist/index.js', import.meta.url).href;
 const REPS = Number(process.env.REPS ?? 5);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round = (x, digits = 3) => Number(x.toFixed(digits));
-const stats = (xs, digits = 3) => ({median: round(median(xs), digits), min: round(Math.min(...xs), digits), max: round(Math.max(...xs), digits), n: xs.length});
-const nowS = () => Number(process.hrtime.bigint()) / 1e9;
-
-async function registry() {
-  const {buildRegistry} = await import(core);
-  const {backend} = await import(llamacpp);
-  return buildRegistry([{plugin: {name: '@lem/backend-llamacpp', version: '0.1.0'}, result: [backend]}]);
-}
-
 async function project(body) {
-  const dir = mkdtempSync(join(tmpdir(), 'lem-bench-slurm-'));
-  const {writeTinyModel} = await import(llamacpp);
-  mkdirSync(join(dir, 'models'));
-  await writeTinyModel(join(dir, 'models/tiny.gguf'), {seed: 1});
-  writeFileSync(join(dir, 'campaign.yaml'), body);
+  const dir = await projectWith(body, 'lem-bench-slurm-');
   mkdirSync(join(dir, '.lem-state'));
   return dir;
 }

@@ -15,6 +15,7 @@ import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {setTimeout as sleep} from 'node:timers/promises';
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
+import type {JobRecord} from '@lem/core';
 import {compileFakeNvml, type FakeNvml} from '../../core/src/meters/__fixtures__/fake-nvml.js';
 import {engineMissing} from './__fixtures__/docker-cli.js';
 import {cancelJobs, jobInfo, slurmMissing, squeueJobs} from './__fixtures__/slurm.js';
@@ -37,16 +38,8 @@ let env: NodeJS.ProcessEnv;
 /** Orchestrators a test started; afterEach kills any still running. */
 const children: ChildProcess[] = [];
 
-interface Job {
-  id: string;
-  cycle: number;
-  keys: string[];
-  after: string | null;
-  state: string;
-  node: string | null;
-  exitCode: number | null;
-  endedAt: string | null;
-}
+/** A job as manifest.json holds it. */
+type Job = JobRecord;
 interface Entry {
   key: string;
   cycle: number;

@@ -4,12 +4,12 @@ import {hostname, tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {afterEach, beforeEach, describe, expect, it} from 'vitest';
-import {isCodedError, type CodedError} from '../errors.js';
 import {processStartTime, waitFor} from '../runner/proc.js';
 import {testPlan} from './__fixtures__/plan.js';
 import {applyEvents, findEntry, initialManifest, progressOf} from './manifest.js';
 import {CAMPAIGN_FILES, createCampaignState, listCampaigns, openCampaignState, type CampaignStore} from './store.js';
 import type {CampaignPlan, JournalEvent, JournalLine, Manifest} from './types.js';
+import {codedErrorOf} from '../__fixtures__/coded-error.js';
 
 const STORE = new URL('./store.ts', import.meta.url).href;
 const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -51,17 +51,6 @@ const end = (key: string, status: 'completed' | 'failed' | 'interrupted' = 'comp
   resultPath: `${key}/${attempt}`,
   durationS: 3,
 });
-
-/** The error `fn` throws, which must be a coded one. */
-function codedErrorOf(fn: () => unknown): CodedError {
-  try {
-    fn();
-  } catch (error) {
-    if (isCodedError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a coded error, nothing was thrown');
-}
 
 function sleeper(): ChildProcess {
   const child = spawn(process.execPath, ['-e', 'setTimeout(()=>{},1e6)'], {stdio: 'ignore'});

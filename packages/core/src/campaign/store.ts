@@ -19,7 +19,7 @@ import {writeFileAtomic} from '../fs-atomic.js';
 import {createExclusive, isLockOwnerAlive, readLock, removeIfOurs, removeStale, type CurrentLock} from '../provenance/device-lock.js';
 import {processStartTime} from '../runner/proc.js';
 import {crashPoint} from './crash.js';
-import {applyEvent, applyEvents, emptyCounts, initialManifest, progressOf} from './manifest.js';
+import {applyEvents, emptyCounts, initialManifest, progressOf} from './manifest.js';
 import {CAMPAIGN_SCHEMA_VERSION, type CampaignPlan, type CampaignStatus, type JournalEvent, type JournalLine, type Manifest, type Progress} from './types.js';
 
 export const CAMPAIGN_FILES = {

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest';
-import {isCodedError, type CodedError} from '@lem/plugin-kit';
 import {parseYamlText} from '../config/yaml-file.js';
 import {describePoint, pointData, pointFile, sweepPoints, type SweepKeys, type SweepPoint} from './sweep.js';
+import {codedErrorOf as thrown} from '../__fixtures__/coded-error.js';
 
 const BACKENDS = new Set(['llamacpp', 'handmade']);
 const keys: SweepKeys = {
@@ -13,16 +13,6 @@ const keys: SweepKeys = {
 function sweepOf(text: string): {file: ReturnType<typeof parseYamlText>; points: SweepPoint[]} {
   const file = parseYamlText(text, 'c.yaml');
   return {file, points: sweepPoints((file.data as {sweep?: Record<string, unknown[]>}).sweep, keys, file)};
-}
-
-function thrown(fn: () => unknown): CodedError {
-  try {
-    fn();
-  } catch (error) {
-    if (isCodedError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a coded error');
 }
 
 describe('sweepPoints', () => {

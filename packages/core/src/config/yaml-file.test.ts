@@ -2,18 +2,8 @@ import {mkdirSync, mkdtempSync, writeFileSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
 import {describe, expect, it} from 'vitest';
-import {isCodedError, type CodedError} from '@lem/plugin-kit';
 import {displayPath, loadYamlFile, parseYamlText} from './yaml-file.js';
-
-function thrown(run: () => unknown): CodedError {
-  try {
-    run();
-  } catch (error) {
-    if (isCodedError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a coded error');
-}
+import {codedErrorOf as thrown} from '../__fixtures__/coded-error.js';
 
 const bomb = (levels: number) => {
   const names = 'abcdefghijklmnop'.slice(0, levels).split('');

@@ -1,22 +1,11 @@
 import {describe, expect, it} from 'vitest';
-import {isCodedError, type CodedError} from '../errors.js';
 import type {ResolvedExperiment} from '../config/resolve.js';
 import {jobGpuIndices, mapJobGpus} from './gpus.js';
+import {codedErrorOf} from '../__fixtures__/coded-error.js';
 
 /** A resolved experiment with only what mapJobGpus reads: its name and gpus. */
 function experiment(gpus: Array<number | string>): ResolvedExperiment {
   return {settings: {name: 'conf-a', gpus, model: 'm'}, backend: null, backendConfig: {}, sources: [], redactor: {}} as unknown as ResolvedExperiment;
-}
-
-/** The error `fn` throws, which must be a coded one. */
-function codedErrorOf(fn: () => unknown): CodedError {
-  try {
-    fn();
-  } catch (error) {
-    if (isCodedError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a coded error, nothing was thrown');
 }
 
 const UUID_A = 'GPU-8b2c1d3e-0000-1111-2222-333344445555';

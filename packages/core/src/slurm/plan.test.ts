@@ -1,9 +1,9 @@
 import {describe, expect, it} from 'vitest';
-import {isCodedError, type CodedError} from '../errors.js';
 import {shellWord, type ResolvedExperiment} from '../config/resolve.js';
 import type {LoadedFile} from '../config/yaml-file.js';
 import {planSlurm} from './plan.js';
 import {slurmSchema} from './settings.js';
+import {codedErrorOf} from '../__fixtures__/coded-error.js';
 
 /** A resolved experiment with only what planSlurm reads: its name and gpus. */
 function experiment(name: string, gpus: Array<number | string>): ResolvedExperiment {
@@ -11,16 +11,6 @@ function experiment(name: string, gpus: Array<number | string>): ResolvedExperim
 }
 
 const file = {path: 'c.yaml', data: {}, locate: () => ({file: 'c.yaml', line: 3, col: 5})} as unknown as LoadedFile;
-
-function codedErrorOf(fn: () => unknown): CodedError {
-  try {
-    fn();
-  } catch (error) {
-    if (isCodedError(error)) return error;
-    throw error;
-  }
-  throw new Error('expected a coded error, nothing was thrown');
-}
 
 describe('planSlurm', () => {
   it('applies the defaults without a slurm: section', () => {
