@@ -18,7 +18,8 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest';
 import type {JobRecord} from '@lem/core';
 import {compileFakeNvml, type FakeNvml} from '../../core/src/meters/__fixtures__/fake-nvml.js';
 import {engineMissing} from './__fixtures__/docker-cli.js';
-import {cancelJobs, jobInfo, slurmMissing, squeueJobs} from './__fixtures__/slurm.js';
+import {KEYS, spawnPty} from './__fixtures__/pty.js';
+import {cancelJobs, jobInfo, slurm, slurmMissing, squeueJobs} from './__fixtures__/slurm.js';
 import {externalPlugin, freshHome, lem, LEM_BIN, lemEnv, type LemRun} from './helpers.js';
 
 const {parse} = createRequire(new URL('../../core/package.json', import.meta.url))('csv-parse/sync') as {
@@ -157,6 +158,26 @@ function aRunStartedInAJob(cwd: string): boolean {
 function jobWindow(id: string): {start: number; end: number} {
   const info = jobInfo(id)!;
   return {start: Date.parse(info.StartTime!), end: Date.parse(info.EndTime!)};
+}
+
+/** The fake backend (fixtures/campaign-server.mjs: fails at start, or serves), linked once into the home. */
+let fakeLinked = false;
+function thresholdProject(name: string): string {
+  if (!fakeLinked) {
+    const plugin = externalPlugin(
+      'lem-backend-slurm-fake',
+      `export default async () => [{kind: 'backend', id: 'fake', displayName: 'Fake', gpu: 'none', local: true, jsonSchema: {type: 'object'},
+        configSchema: {'~standard': {version: 1, vendor: 'hand', validate: (v) => ({value: v ?? {}})}},
+        server: (cfg, ctx) => ({argv: [process.execPath, ${JSON.stringify(fakeServer)}, '--mode', cfg.mode ?? 'ok', '--port', String(ctx.port), '--marker', '/dev/null'], env: {}, port: ctx.port, readiness: {healthPath: '/health', timeoutS: 30}, stop: {signal: 'SIGTERM', graceS: 2}})}];\n`,
+    );
+    expect(lem(['plugins', 'link', plugin, '--no-install'], {home}).status).toBe(0);
+    fakeLinked = true;
+  }
+  // fail#1 crosses the threshold (1 of 1 failed); job 1 then waits its 2 s gap before ok#1, in which the pause reaches it.
+  return project(
+    name,
+    `${slurmSection('  max_concurrent: 1\n')}sweep:\n  fake.mode: [fail, ok]\ncycles: 3\ngaps:\n  between_experiments_s: 2\n  between_cycles_s: 0\nretry:\n  max_attempts: 0\nfailure_threshold:\n  ratio: 0.3\n  min_finished: 1\nbackend: fake\nmodel: fake\ndataset:\n  kind: builtin\n  n_prompts: 2\nworkload:\n  max_output_tokens: 4\nwarmup:\n  mode: fixed\n  requests: 1\nmeasure:\n  baseline_s: 0.2\n  idle_settle_s: 0\n  meters: []\n`,
+  );
 }
 
 beforeAll(async () => {
@@ -406,17 +427,7 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
   }, 120_000);
 
   it('the failure threshold counts across jobs: a pause stops dispatch in the running job and holds the queued ones; with no one to ask, lem cancels them and stops (exit 3)', async () => {
-    const plugin = externalPlugin(
-      'lem-backend-slurm-fake',
-      `export default async () => [{kind: 'backend', id: 'fake', displayName: 'Fake', gpu: 'none', local: true, jsonSchema: {type: 'object'},
-        configSchema: {'~standard': {version: 1, vendor: 'hand', validate: (v) => ({value: v ?? {}})}},
-        server: (cfg, ctx) => ({argv: [process.execPath, ${JSON.stringify(fakeServer)}, '--mode', cfg.mode ?? 'ok', '--port', String(ctx.port), '--marker', '/dev/null'], env: {}, port: ctx.port, readiness: {healthPath: '/health', timeoutS: 30}, stop: {signal: 'SIGTERM', graceS: 2}})}];\n`,
-    );
-    expect(lem(['plugins', 'link', plugin, '--no-install'], {home}).status).toBe(0);
-    const cwd = project(
-      'threshold',
-      `${slurmSection('  max_concurrent: 1\n')}sweep:\n  fake.mode: [fail, ok]\ncycles: 3\ngaps:\n  between_experiments_s: 2\n  between_cycles_s: 0\nretry:\n  max_attempts: 0\nfailure_threshold:\n  ratio: 0.3\n  min_finished: 1\nbackend: fake\nmodel: fake\ndataset:\n  kind: builtin\n  n_prompts: 2\nworkload:\n  max_output_tokens: 4\nwarmup:\n  mode: fixed\n  requests: 1\nmeasure:\n  baseline_s: 0.2\n  idle_settle_s: 0\n  meters: []\n`,
-    );
+    const cwd = thresholdProject('threshold');
     const run = await lemRun(['campaign', 'run', 'threshold.yaml'], cwd);
     expect(run.status, run.stderr + run.stdout).toBe(3);
     const manifest = manifestOf(cwd);
@@ -428,8 +439,28 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     expect(manifest.jobs.slice(1).every((j) => j.node === null)).toBe(true);
     expect(journalOf(cwd).filter((l) => l.type === 'threshold').map((l) => l.decision)).toEqual(['stop']);
     expect(queuedOf(cwd)).toEqual([]);
-    expect(lem(['plugins', 'unlink', 'lem-backend-slurm-fake'], {home}).status).toBe(0);
   }, 120_000);
+
+  it('on a terminal, the threshold question holds the queued jobs until it is answered; continue releases them and the campaign ends', async () => {
+    const cwd = thresholdProject('threshold-tty');
+    const pty = spawnPty([process.execPath, LEM_BIN, 'campaign', 'run', 'threshold-tty.yaml'], {cwd, env: lemEnv(home, env), cols: 200});
+    await pty.waitFor(/Continue the campaign\?/, 60_000);
+    // While the question is open: the running job starts no other run, the queued ones are held.
+    expect(existsSync(join(cwd, '.lem-state', campaignId(cwd), 'jobs', 'stop'))).toBe(true);
+    const queue = slurm('squeue', '-h', '-o', '%j|%T|%r').split('\n').filter((l) => l.startsWith(`lem-${campaignId(cwd)}-`));
+    const pending = queue.filter((l) => l.includes('|PENDING|'));
+    expect(pending.map((l) => l.split('|')[0]!.replace(/^.*-c/, 'c')).sort()).toEqual(['c2', 'c3']);
+    expect(pending.every((l) => /\|JobHeld(Admin|User)$/.test(l)), pending.join('; ')).toBe(true);
+    // Job 1 ends after its gap without starting ok#1 (it saw the stop file); only then the answer.
+    await until('job 1 to leave the queue', () => !slurm('squeue', '-h', '-o', '%j').split('\n').includes(`lem-${campaignId(cwd)}-c1`), 30_000);
+    pty.write(`${KEYS.down}${KEYS.enter}`);
+    expect(await pty.exited, pty.screen()).toBe(1);
+    const manifest = manifestOf(cwd);
+    expect(manifest.entries.map((e) => [e.key, e.status])).toEqual([1, 2, 3].flatMap((c) => [[`fail#${c}`, 'failed'], [`ok#${c}`, 'completed']]));
+    expect(journalOf(cwd).filter((l) => l.type === 'threshold').map((l) => l.decision)).toEqual(['continue']);
+    // ok#1, left by job 1 at the pause, ran in a job of its own.
+    expect(manifestOf(cwd).jobs.map((j) => [j.cycle, j.keys.length, j.state])).toEqual([[1, 2, 'COMPLETED'], [2, 2, 'COMPLETED'], [3, 2, 'COMPLETED'], [1, 1, 'COMPLETED']]);
+  }, 180_000);
 
   it('a job killed by its time limit fails its run as runtime (E_SLURM_TIMEOUT), and leaves no server on the node', async () => {
     // One run of ~128 s (one request a second) under a 1-minute limit: Slurm ends the job between 60 and 90 s.
