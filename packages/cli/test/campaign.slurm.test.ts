@@ -335,7 +335,7 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     expect(servers()).toEqual([]);
   }, 240_000);
 
-  it('refuses, before anything is created, what cannot run: a misspelt key, an unknown partition, too few GPUs per job, no Slurm, a controller that does not answer, --detach here', async () => {
+  it('refuses, before anything is created, what cannot run: a misspelt key, an unknown partition, too few GPUs per job, a job the cluster cannot give, no Slurm, a controller that does not answer, --detach here', async () => {
     const cwd = project('refuse', `${slurmSection('  max_concurent: 2\n')}cycles: 2\n${tiny()}`);
     const typo = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env});
     expectRefusal(typo, 'E_CONFIG_INVALID');
@@ -352,6 +352,12 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     const gpus = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env});
     expectRefusal(gpus, 'E_SLURM_GPUS');
     expect(gpus.stderr).toMatch(/refuse\.yaml:\d+:\d+/);
+
+    // sbatch --test-only: the node has 2 GPUs, so a job asking for 3 is refused before anything is made.
+    write('  gpus_per_job: 3\n');
+    const tooMany = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env});
+    expectRefusal(tooMany, 'E_SLURM_SUBMIT');
+    expect(tooMany.stderr).toMatch(/sbatch refused the job: .*not available/);
 
     write('');
     // No Slurm commands on PATH (lem itself is started by its absolute path).

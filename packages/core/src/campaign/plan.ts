@@ -381,8 +381,8 @@ function executorNotes(plan: CampaignPlan, campaign: CampaignFile, resolved: Map
   const notes: string[] = [];
   const multi = [...resolved.values()].some((r) => r.sources.some((s) => s.key === 'runner' && s.source.kind === 'derived'));
   if (multi) notes.push('a campaign of several backends runs in containers: every node needs Docker and the images (lem checks them on the node when a job starts); on a cluster without Docker, split the campaign into one file per backend with runner: local');
-  const jobs = plan.cycles.kind === 'fixed' ? plan.cycles.count : plan.cycles.max;
-  notes.push(`executor slurm: ${jobs} job${jobs === 1 ? '' : 's'} (one per cycle), at most ${plan.slurm!.maxConcurrent} at once, ${plan.slurm!.gpusPerJob} GPU${plan.slurm!.gpusPerJob === 1 ? '' : 's'} each`);
+  const jobs = plan.cycles.kind === 'fixed' ? `${plan.cycles.count} job${plan.cycles.count === 1 ? '' : 's'}` : `${plan.cycles.min}–${plan.cycles.max} jobs`;
+  notes.push(`executor slurm: ${jobs} (one per cycle), at most ${plan.slurm!.maxConcurrent} at once, ${plan.slurm!.gpusPerJob} GPU${plan.slurm!.gpusPerJob === 1 ? '' : 's'} each`);
   return notes;
 }
 

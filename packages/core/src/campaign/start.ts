@@ -77,7 +77,7 @@ export async function startCampaign(input: PlanInput & RunnerInput & {fresh?: bo
   }
   // Under Slurm the servers start on the nodes: each job opens its runner there (and checks the images there).
   const slurm = planned.plan.executor === 'slurm';
-  if (slurm) await checkCluster(planned.plan.slurm!.partition, slurmCommands(input.env));
+  if (slurm) await checkCluster(planned.plan, {stateDir: join(stateRoot, planned.plan.id), projectRoot: input.projectRoot}, slurmCommands(input.env));
   const session = slurm ? null : await openCampaignRunner(planned, input);
   try {
     mkdirSync(planned.plan.resultsDir, {recursive: true});
@@ -134,7 +134,7 @@ export async function resumeCampaign(input: ResumeInput): Promise<{planned: Plan
     if (envChanges.length > 0) store.record({type: 'env-change', changes: envChanges});
     if (old.executor === 'slurm') {
       // Runs left running belong to jobs that may still run: the executor adopts or settles them.
-      await checkCluster(old.slurm!.partition, slurmCommands(input.env));
+      await checkCluster(old, {stateDir: store.dir, projectRoot: input.projectRoot}, slurmCommands(input.env));
       return {planned: {...planned, plan: old}, store, envChanges, adopted: [], session: null};
     }
     await reapStaleServers(stateRoot);

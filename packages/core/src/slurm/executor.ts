@@ -84,6 +84,8 @@ class JobFollower {
   private settledKeys: string[] = [];
   /** Jobs held while the threshold question is open. */
   private held: string[] = [];
+  /** The last cycle up to which every run was settled when adaptive cycles were judged. */
+  private adaptiveAt = 0;
   private stopping: Stop = null;
 
   constructor(
@@ -391,8 +393,10 @@ class JobFollower {
       if (this.store.manifest.entries.some((e) => e.cycle === c && !isFinal(e))) break;
       settled = c;
     }
+    if (settled <= this.adaptiveAt) return;
+    this.adaptiveAt = settled;
     const run = plan.runs.filter((r) => r.cycle === settled).at(-1);
-    if (run && !this.store.manifest.adaptive[run.configuration]?.atCycle) judgeAdaptive(this.opts, run, this.emit);
+    if (run) judgeAdaptive(this.opts, run, this.emit);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -5,7 +5,12 @@
  * Everything runs asynchronously: the orchestrator keeps merging journals while Slurm answers.
  */
 import {execFile} from 'node:child_process';
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs';
+import {tmpdir} from 'node:os';
+import {join} from 'node:path';
 import {configError} from '../errors.js';
+import type {CampaignPlan} from '../campaign/types.js';
+import {jobSubmission} from './script.js';
 
 export interface JobState {
   id: string;
@@ -25,6 +30,8 @@ export function isActive(state: string): boolean {
 
 export interface SlurmCommands {
   submit(args: string[], scriptPath: string): Promise<string>;
+  /** `sbatch --test-only`: whether the cluster would take the job, submitting nothing (E_SLURM_SUBMIT when not). */
+  testSubmit(args: string[], scriptPath: string): Promise<void>;
   /** The state of each job asked for; a job no command knows any more is UNKNOWN. */
   states(ids: readonly string[]): Promise<Map<string, JobState>>;
   cancel(ids: readonly string[]): Promise<void>;
@@ -73,13 +80,12 @@ export function slurmCommands(env: NodeJS.ProcessEnv = process.env): SlurmComman
     async submit(args, scriptPath) {
       const out = await must('sbatch', ['--parsable', ...args, scriptPath]);
       const id = out.stdout.trim().split(';')[0] ?? '';
-      if (out.code !== 0 || !/^\d+$/.test(id)) {
-        throw configError('E_SLURM_SUBMIT', `sbatch refused the job: ${(out.stderr.trim() || out.stdout.trim() || `exit ${out.code}`).split('\n').join(' ')}`, [
-          'check the slurm: section (partition, account, qos, gpus_per_job, constraint, extra_args) against `sinfo` and your site\'s documentation',
-          `sbatch ${args.join(' ')} ${scriptPath}   # the same submission by hand`,
-        ]);
-      }
+      if (out.code !== 0 || !/^\d+$/.test(id)) throw submitError(out, args, scriptPath);
       return id;
+    },
+    async testSubmit(args, scriptPath) {
+      const out = await must('sbatch', ['--test-only', ...args, scriptPath]);
+      if (out.code !== 0) throw submitError(out, args, scriptPath);
     },
     async states(ids) {
       const found = new Map<string, JobState>();
@@ -162,6 +168,13 @@ function exitOf(text: string | null | undefined): number | null {
   return Number(m[2]) > 0 ? 128 + Number(m[2]) : Number(m[1]);
 }
 
+function submitError(out: Output, args: string[], scriptPath: string): Error {
+  return configError('E_SLURM_SUBMIT', `sbatch refused the job: ${(out.stderr.trim() || out.stdout.trim() || `exit ${out.code}`).split('\n').join(' ')}`, [
+    "check the slurm: section (partition, account, qos, gpus_per_job, constraint, extra_args) against `sinfo` and your site's documentation",
+    `sbatch ${args.join(' ')} ${scriptPath}   # the same submission by hand`,
+  ]);
+}
+
 function queueError(command: string, out: Output): Error {
   return configError('E_SLURM_QUEUE', `${command} failed (exit ${out.code}): ${out.stderr.trim().split('\n').join(' ')}`, [
     'check that the Slurm controller answers: sinfo',
@@ -169,12 +182,27 @@ function queueError(command: string, out: Output): Error {
   ]);
 }
 
-/** Before anything is created: Slurm's commands are here, the controller answers, the partition exists. */
-export async function checkCluster(partition: string | null, commands: SlurmCommands): Promise<void> {
+/**
+ * Before anything is created: Slurm's commands are here, the controller answers, the partition
+ * exists, and sbatch would take the first cycle's job as lem will submit it (`--test-only`: a
+ * GRES, constraint or memory the partition cannot give is refused here, not after the state is made).
+ */
+export async function checkCluster(plan: CampaignPlan, where: {stateDir: string; projectRoot: string}, commands: SlurmCommands): Promise<void> {
+  const partition = plan.slurm!.partition;
   const partitions = await commands.partitions();
   if (partition && !partitions.includes(partition)) {
     throw configError('E_SLURM_PARTITION', `the cluster has no partition ${JSON.stringify(partition)}; it has ${partitions.join(', ') || 'none'}`, [
       `slurm: {partition: ${partitions[0] ?? '<name>'}}   # one of: ${partitions.join(', ')}`,
     ]);
+  }
+  const first = plan.runs[0];
+  if (!first) return;
+  const {args, script} = jobSubmission({plan, cycle: first.cycle, keys: plan.runs.filter((r) => r.cycle === first.cycle).map((r) => r.key), ...where});
+  const dir = mkdtempSync(join(tmpdir(), 'lem-sbatch-test-'));
+  try {
+    writeFileSync(join(dir, 'job.sh'), script);
+    await commands.testSubmit(args, join(dir, 'job.sh'));
+  } finally {
+    rmSync(dir, {recursive: true, force: true});
   }
 }
