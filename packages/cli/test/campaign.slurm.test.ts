@@ -416,6 +416,16 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     }
   }, 120_000);
 
+  it('adaptive cycles: the conditional cycles wait for the earlier ones, and are never submitted once every CI is narrow enough', async () => {
+    const cwd = project('adaptive', `${slurmSection('  max_concurrent: 2\n')}cycles:\n  min: 2\n  max: 4\n  target_ci_pct: 100000\ngaps:\n  between_experiments_s: 0\n  between_cycles_s: 0\n${tiny(4)}`);
+    const run = await lemRun(['campaign', 'run', 'adaptive.yaml'], cwd);
+    expect(run.status, run.stderr).toBe(0);
+    const manifest = manifestOf(cwd);
+    expect(manifest.entries.map((e) => [e.key, e.status])).toEqual([['adaptive#1', 'completed'], ['adaptive#2', 'completed'], ['adaptive#3', 'skipped'], ['adaptive#4', 'skipped']]);
+    expect(manifest.jobs.map((j) => j.cycle)).toEqual([1, 2]);
+    expect(journalOf(cwd).filter((l) => l.type === 'adaptive')).toHaveLength(1);
+  }, 120_000);
+
   it('a job whose setup line fails fails its runs as config, with the line, and is not retried', async () => {
     const cwd = project('setup', `${slurmSection('  setup:\n    - export READY=1\n    - test -d /no/such/module/tree\n')}sweep:\n  llamacpp.parallel: [1, 2]\ncycles: 1\n${tiny()}`);
     const run = await lemRun(['campaign', 'run', 'setup.yaml'], cwd);
