@@ -302,9 +302,15 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     expect(detached.status, detached.stderr).toBe(0);
     expect(detached.stderr).toContain(`lem resume ${id}`);
     expect(queuedOf(cwd)).toHaveLength(3);
+    // No lem follows the jobs now: `campaign status <id>` merges what they wrote; a running run is not counted as interrupted.
+    await until('a run of the new jobs to start', () => readdirSync(join(cwd, '.lem-state', id, 'jobs')).some((f) => !manifestOf(cwd).jobs.slice(0, 3).some((j) => f === `${j.id}.jsonl`) && f.endsWith('.jsonl') && readFileSync(join(cwd, '.lem-state', id, 'jobs', f), 'utf8').includes('"run-start"')));
     const status = lem(['campaign', 'status', id, '--json'], {home, cwd, env});
     expect(status.status, status.stderr).toBe(0);
-    expect((JSON.parse(status.stdout) as {jobs: Job[]}).jobs).toHaveLength(6);
+    const followed = JSON.parse(status.stdout) as {jobs: Job[]; entries: Array<{status: string}>};
+    expect(followed.jobs).toHaveLength(6);
+    expect(followed.entries.some((e) => e.status === 'running' || e.status === 'completed')).toBe(true);
+    const listing = JSON.parse(lem(['campaign', 'status', '--json'], {home, cwd, env}).stdout) as {campaigns: Array<{id: string; interrupted: number; locked: boolean}>};
+    expect(listing.campaigns.find((c) => c.id === id)).toMatchObject({interrupted: 0, locked: false});
 
     const resumed = await lemRun(['resume', id], cwd);
     expect(resumed.status, resumed.stderr).toBe(0);

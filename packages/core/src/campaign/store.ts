@@ -104,7 +104,7 @@ export interface CampaignListing {
   done: number;
   total: number;
   failed: number;
-  /** Interrupted entries, plus running ones whose lem is gone (no live lock holder). */
+  /** Interrupted entries, plus running ones whose lem is gone (no live lock holder and no Slurm job still active). */
   interrupted: number;
   /** manifest.updatedAt: the time of the last event. */
   lastActivity: string | null;
@@ -193,7 +193,8 @@ function listingOf(dir: string, id: string): CampaignListing {
       done: counts.completed + counts.failed + counts.skipped,
       total: manifest.entries.length,
       failed: counts.failed,
-      interrupted: counts.interrupted + (locked ? 0 : counts.running),
+      // Runs of Slurm jobs still in the queue are running there, whether a lem follows them or not (--detach).
+      interrupted: counts.interrupted + (locked || manifest.jobs.some((j) => j.endedAt === null) ? 0 : counts.running),
       lastActivity: manifest.updatedAt,
       locked,
       unfinished: manifest.status !== 'completed' || open,

@@ -238,6 +238,12 @@ describe('collectProvenance', () => {
     hostname: 'box',
   };
 
+  it('records the Slurm job the run ran in, from the variables Slurm sets in every job', () => {
+    const inJob = collectProvenance({lemVersion: '0.1.0', plugins: [], environment, processEnv: {SLURM_JOB_ID: '4242', SLURMD_NODENAME: 'gpu07', SLURM_JOB_PARTITION: 'gpu', SLURM_CLUSTER_NAME: 'big', SLURM_JOB_GPUS: '3'}});
+    expect(inJob.slurm).toEqual({jobId: '4242', node: 'gpu07', partition: 'gpu', cluster: 'big', jobGpus: '3'});
+    expect(collectProvenance({lemVersion: '0.1.0', plugins: [], environment, processEnv: {SLURMD_NODENAME: 'gpu07'}}).slurm).toBeNull();
+  });
+
   it('gathers everything into one plain object', () => {
     const gpu = {name: 'NVIDIA H100 80GB HBM3', uuid: 'GPU-8f6a', driver: '550.54.15', powerLimitW: 700, persistenceMode: true, clocks: {smMHz: 1980}};
     const model: ModelHash = {kind: 'file', path: '/m/tiny.gguf', sizeBytes: 3, sha256: 'ab'};
@@ -253,6 +259,7 @@ describe('collectProvenance', () => {
       gpus: [gpu],
       container: {image: 'lem/vllm:0.6.3', digest: 'sha256:0123'},
       environment,
+      processEnv: {},
     });
     expect(provenance).toEqual({
       lem: {version: '0.1.0'},
@@ -263,9 +270,10 @@ describe('collectProvenance', () => {
       engine: {version: '0.6.3', raw: '{"version":"0.6.3"}'},
       server: {argv: ['vllm', 'serve', 'Qwen/Qwen2.5-0.5B', '--api-key', '[redacted]', '--hf-token=[redacted]', '--max-num-batched-tokens', '8192', '--tokenizer', 'Qwen/Qwen2.5-0.5B']},
       model,
-      host: {cpuModel: 'AMD EPYC 7B13', logicalCpus: 2, memoryBytes: 8 * 1024 ** 3, os: 'Debian GNU/Linux 12 (bookworm)', platform: 'linux-x64', kernel: '6.1.0-18-amd64', node: 'v20.20.2'},
+      host: {cpuModel: 'AMD EPYC 7B13', logicalCpus: 2, memoryBytes: 8 * 1024 ** 3, os: 'Debian GNU/Linux 12 (bookworm)', platform: 'linux-x64', kernel: '6.1.0-18-amd64', node: 'v20.20.2', hostname: 'box'},
       gpus: [gpu],
       container: {image: 'lem/vllm:0.6.3', digest: 'sha256:0123'},
+      slurm: null,
     });
     // Plain data: it survives JSON unchanged.
     expect(JSON.parse(JSON.stringify(provenance))).toEqual(provenance);
