@@ -154,6 +154,13 @@ function aRunStartedInAJob(cwd: string): boolean {
   return existsSync(jobs) && readdirSync(jobs).some((f) => f.endsWith('.jsonl') && readFileSync(join(jobs, f), 'utf8').includes('"run-start"'));
 }
 
+/** Whether the node takes jobs again; when not, asks Slurm to resume it (later tests need it). */
+function nodeBack(node: string): boolean {
+  if (/^(idle|mixed|allocated)/.test(slurm('sinfo', '-h', '-o', '%T'))) return true;
+  spawnSync('scontrol', ['update', `nodename=${node}`, 'state=resume']);
+  return false;
+}
+
 /** `StartTime`/`EndTime` of a finished job, in ms (scontrol keeps it MinJobAge = 300 s). */
 function jobWindow(id: string): {start: number; end: number} {
   const info = jobInfo(id)!;
@@ -483,6 +490,28 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     // ok#1, left by job 1 at the pause, ran in a job of its own.
     expect(manifestOf(cwd).jobs.map((j) => [j.cycle, j.keys.length, j.state])).toEqual([[1, 2, 'COMPLETED'], [2, 2, 'COMPLETED'], [3, 2, 'COMPLETED'], [1, 1, 'COMPLETED']]);
   }, 180_000);
+
+  it('a job on a node that fails (NODE_FAIL) fails its run as resource, and the run is retried in a new job', async () => {
+    const cwd = project('nodefail', `${slurmSection()}cycles: 1\nretry:\n  max_attempts: 1\n${tiny(20, '  request_rate: 2\n').replace('concurrency: 2', 'concurrency: 1')}`);
+    const {exited} = start(['campaign', 'run', 'nodefail.yaml'], cwd);
+    await until('the run to start in its job', () => started(cwd) && aRunStartedInAJob(cwd));
+    const node = slurm('sinfo', '-h', '-o', '%N');
+    try {
+      // The node goes down under the running job: Slurm ends it NODE_FAIL (ReturnToService=2 brings the node back when its slurmd registers).
+      slurm('scontrol', 'update', `nodename=${node}`, 'state=down', 'reason=lem-test-node-fail');
+      const run = await exited;
+      expect(run.status, run.stderr + run.stdout).toBe(0);
+    } finally {
+      await until('the node to be back', () => nodeBack(node), 60_000);
+    }
+    const manifest = manifestOf(cwd);
+    const [entry] = manifest.entries;
+    expect(entry!.status).toBe('completed');
+    expect(entry!.history.map((h) => [h.attempt, h.status])).toEqual([[1, 'failed'], [2, 'completed']]);
+    expect(manifest.jobs.map((j) => j.state)).toEqual(['NODE_FAIL', 'COMPLETED']);
+    const journal = journalOf(cwd) as Array<{type: string; code?: string; category?: string}>;
+    expect(journal.filter((l) => l.type === 'run-end' && l.code === 'E_SLURM_NODE_FAIL').map((l) => l.category)).toEqual(['resource']);
+  }, 120_000);
 
   it('a job killed by its time limit fails its run as runtime (E_SLURM_TIMEOUT), and leaves no server on the node', async () => {
     // One run of ~128 s (one request a second) under a 1-minute limit: Slurm ends the job between 60 and 90 s.
