@@ -102,9 +102,13 @@ ReturnToService=2
 MinJobAge=300
 KillWait=5
 GresTypes=gpu
+# A job in lem-urgent preempts (cancels) jobs of lem on the node: how a test sees PREEMPTED.
+PreemptType=preempt/partition_prio
+PreemptMode=CANCEL
 $overrides
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
-PartitionName=lem Nodes=$node Default=YES MaxTime=INFINITE State=UP
+PartitionName=lem Nodes=$node Default=YES MaxTime=INFINITE State=UP PriorityTier=1
+PartitionName=lem-urgent Nodes=$node MaxTime=INFINITE State=UP PriorityTier=2 PreemptMode=OFF
 CONF
 }
 

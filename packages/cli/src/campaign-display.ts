@@ -98,7 +98,7 @@ export class CampaignDisplay {
   private start(event: Extract<CampaignEvent, {type: 'campaign-start'}>): void {
     const p = event.plan;
     this.runs = p.runs.length;
-    this.out(`${bold(`Campaign ${p.name}`)} ${dim(p.id)}${event.resumed ? ' (resumed)' : ''}: ${p.configurations.length} configuration${p.configurations.length === 1 ? '' : 's'} × ${cyclesText(p)} = ${p.runs.length} runs, order ${p.order}`);
+    this.out(`${bold(`Campaign ${p.name}`)} ${dim(p.id)}${event.resumed ? ' (resumed)' : ''}: ${p.configurations.length} configuration${p.configurations.length === 1 ? '' : 's'} × ${cyclesText(p)} = ${p.runs.length} run${p.runs.length === 1 ? '' : 's'}, order ${p.order}`);
     for (const note of event.notes) this.out(yellow(`note: ${note}`));
     this.out(dim(`state: ${event.stateDir}   results: ${p.resultsDir}`));
   }

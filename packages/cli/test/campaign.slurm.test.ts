@@ -513,6 +513,22 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     expect(journal.filter((l) => l.type === 'run-end' && l.code === 'E_SLURM_NODE_FAIL').map((l) => l.category)).toEqual(['resource']);
   }, 120_000);
 
+  it('a preempted job (a job of a higher-priority partition takes the node) leaves its run interrupted, not failed, and a new job runs it', async () => {
+    const cwd = project('preempt', `${slurmSection()}cycles: 1\nretry:\n  max_attempts: 0\n${tiny(20, '  request_rate: 2\n').replace('concurrency: 2', 'concurrency: 1')}`);
+    const {exited} = start(['campaign', 'run', 'preempt.yaml'], cwd);
+    await until('the run to start in its job', () => started(cwd) && aRunStartedInAJob(cwd));
+    // lem-urgent has the higher PriorityTier (slurm/cluster.sh, PreemptMode=CANCEL): a whole-node job there preempts lem's.
+    const urgent = slurm('sbatch', '--parsable', '--partition=lem-urgent', '--exclusive', `--output=${join(cwd, 'urgent.out')}`, '--wrap', 'sleep 2');
+    const run = await exited;
+    expect(run.status, run.stderr + run.stdout).toBe(0);
+    const manifest = manifestOf(cwd);
+    const [entry] = manifest.entries;
+    // Not an attempt: with max_attempts 0 a failure would have been final; the preemption is run again.
+    expect(entry!.history.map((h) => [h.attempt, h.status])).toEqual([[1, 'interrupted'], [1, 'completed']]);
+    expect(manifest.jobs.map((j) => j.state)).toEqual(['PREEMPTED', 'COMPLETED']);
+    expect(jobWindow(manifest.jobs[1]!.id).start).toBeGreaterThanOrEqual(jobWindow(urgent).end);
+  }, 120_000);
+
   it('a job killed by its time limit fails its run as runtime (E_SLURM_TIMEOUT), and leaves no server on the node', async () => {
     // One run of ~128 s (one request a second) under a 1-minute limit: Slurm ends the job between 60 and 90 s.
     const cwd = project('limit', `${slurmSection('  time_limit: "1"\n')}cycles: 1\nretry:\n  max_attempts: 0\nrun_timeout_s: 600\n${tiny(120, '  request_rate: 1\n').replace('concurrency: 2', 'concurrency: 1')}`);
