@@ -530,14 +530,19 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
   }, 120_000);
 
   it('a job killed by its time limit fails its run as runtime (E_SLURM_TIMEOUT), and leaves no server on the node', async () => {
-    // One run of ~128 s (one request a second) under a 1-minute limit: Slurm ends the job between 60 and 90 s.
-    const cwd = project('limit', `${slurmSection('  time_limit: "1"\n')}cycles: 1\nretry:\n  max_attempts: 0\nrun_timeout_s: 600\n${tiny(120, '  request_rate: 1\n').replace('concurrency: 2', 'concurrency: 1')}`);
-    const run = await lemRun(['campaign', 'run', 'limit.yaml'], cwd);
+    // A run of ~2 min (one request a second) in a job whose limit is then moved to now (scontrol
+    // EndTime=now): Slurm's own enforcement ends it TIMEOUT at its next check (every 30 s), instead
+    // of a whole 1-minute limit plus that check.
+    const cwd = project('limit', `${slurmSection('  time_limit: "10"\n')}cycles: 1\nretry:\n  max_attempts: 0\nrun_timeout_s: 600\n${tiny(120, '  request_rate: 1\n').replace('concurrency: 2', 'concurrency: 1')}`);
+    const {exited} = start(['campaign', 'run', 'limit.yaml'], cwd);
+    await until('the run to start in its job', () => started(cwd) && aRunStartedInAJob(cwd));
+    slurm('scontrol', 'update', `jobid=${manifestOf(cwd).jobs[0]!.id}`, 'EndTime=now');
+    const run = await exited;
     expect(run.status, run.stderr + run.stdout).toBe(1);
     const manifest = manifestOf(cwd);
     expect(manifest.entries.map((e) => [e.status, e.category, e.code, e.attempts])).toEqual([['failed', 'runtime', 'E_SLURM_TIMEOUT', 1]]);
-    expect(manifest.entries[0]!.message).toMatch(/reached its time limit \(slurm\.time_limit: 1\)/);
+    expect(manifest.entries[0]!.message).toMatch(/reached its time limit \(slurm\.time_limit: 10\)/);
     expect(manifest.jobs.map((j) => j.state)).toEqual(['TIMEOUT']);
     expect(servers()).toEqual([]);
-  }, 240_000);
+  }, 180_000);
 });
