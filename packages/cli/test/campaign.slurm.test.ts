@@ -355,6 +355,11 @@ describe.skipIf(Boolean(missing))(`lem campaign run --executor slurm${missing ? 
     expect(typo.stderr).toMatch(/refuse\.yaml:\d+:\d+/);
     expect(typo.stderr).toContain('max_concurent');
 
+    // A bad value from the command line names the flag, not a line of the file that does not hold it.
+    const flagged = lem(['campaign', 'run', 'refuse.yaml', '--set', 'slurm.max_concurrent=0'], {home, cwd, env});
+    expectRefusal(flagged, 'E_CONFIG_INVALID');
+    expect(flagged.stderr).toMatch(/^ {2}slurm\.max_concurrent: .*\(from --set slurm\.max_concurrent=0\)$/m);
+
     const write = (extra: string) => writeFileSync(join(cwd, 'refuse.yaml'), `name: refuse\n${slurmSection(extra)}cycles: 2\n${tiny()}`);
     writeFileSync(join(cwd, 'refuse.yaml'), `name: refuse\n${slurmSection().replace('partition: lem', 'partition: gpu-h100')}cycles: 2\n${tiny()}`);
     const partition = lem(['campaign', 'run', 'refuse.yaml'], {home, cwd, env});

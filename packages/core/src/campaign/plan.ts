@@ -162,7 +162,7 @@ function campaignKeys(campaign: CampaignFile, cli: CliSetting[]): {value: Campai
     fromCli.set(top, s.flag);
   }
   const {value, details} = parseLocated(campaignKeysSchema, own, campaign.file);
-  if (!value) throwLayerErrors(details, campaign.file.path);
+  if (!value) throwLayerErrors(details.map((d) => fromFlag(d, cli)), campaign.file.path);
   refuseAdaptiveGrouped(value!, campaign, fromCli);
   const sources: PlannedSetting[] = ['cycles', 'order', 'seed', 'run_timeout_s', 'executor'].map((key) => ({
     key,
@@ -170,6 +170,14 @@ function campaignKeys(campaign: CampaignFile, cli: CliSetting[]): {value: Campai
     from: fromCli.get(key) ?? (key in campaign.own ? formatSource({kind: 'file', role: 'campaign', location: campaign.file.locate([key])}) : 'default'),
   }));
   return {value: value!, sources};
+}
+
+/** An error about a campaign key the command line set names the flag, not a place in the file it is not in. */
+function fromFlag(detail: Found, cli: CliSetting[]): Found {
+  const flag = cli.find((s) => s.key === detail.path || detail.path?.startsWith(`${s.key}.`) || detail.path?.startsWith(`${s.key}[`));
+  if (!flag) return detail;
+  const {location: _location, ...rest} = detail;
+  return {...rest, message: `${detail.message} (from ${flag.flag}=${typeof flag.value === 'string' ? flag.value : JSON.stringify(flag.value)})`};
 }
 
 /**
