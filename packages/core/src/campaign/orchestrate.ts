@@ -204,7 +204,7 @@ export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
 }
 
 /** Past the threshold: asks continue (disarms that scope) or stop; no answer, or no one to ask, stops resumably. */
-export async function judgeThreshold(opts: CampaignRunOptions, entry: ManifestEntry, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
+export async function judgeThreshold(opts: Pick<CampaignRunOptions, 'store' | 'decideThreshold' | 'retryFailed'>, entry: ManifestEntry, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<Stop> {
   const {store} = opts;
   const crossed = thresholdCrossed(store.plan, store.manifest, entry);
   // Past the last run there is nothing to pause: the campaign ends (exit 1), not stopped.
@@ -243,7 +243,7 @@ async function askWithin(ask: NonNullable<CampaignRunOptions['decideThreshold']>
 }
 
 /** Adaptive cycles: at a cycle boundary ≥ min, skip the remaining conditional runs once every CI is narrow enough. */
-export function judgeAdaptive(opts: CampaignRunOptions, run: PlannedRun, emit: (e: CampaignEvent) => void): Stop {
+export function judgeAdaptive(opts: Pick<CampaignRunOptions, 'store'>, run: PlannedRun, emit: (e: CampaignEvent) => void): Stop {
   const {store} = opts;
   const plan = store.plan;
   if (plan.cycles.kind !== 'adaptive') return null;

@@ -57,7 +57,8 @@ export async function runSlurmCampaign(opts: SlurmCampaignOptions): Promise<Slur
  * states, settles the ended ones (`lem campaign status` on a campaign no lem is following).
  */
 export async function syncSlurmCampaign(store: CampaignStore, commands: SlurmCommands = slurmCommands()): Promise<void> {
-  const follower = new JobFollower({store, resolved: new Map(), shared: {} as CampaignRunOptions['shared'], projectRoot: ''}, () => undefined, commands);
+  // Nothing is submitted nor judged here: no project root, no one to ask.
+  const follower = new JobFollower({store, projectRoot: ''}, () => undefined, commands);
   await follower.adoptUnknown();
   await follower.sync();
   follower.writeProgress();
@@ -75,6 +76,9 @@ interface Settlement {
   failsPending: boolean;
 }
 
+/** What following the jobs needs of the campaign's options. */
+type FollowOptions = Pick<SlurmCampaignOptions, 'store' | 'projectRoot' | 'decideThreshold' | 'retryFailed'>;
+
 class JobFollower {
   /** lem cancelled these (Ctrl+C, a threshold stop): CANCELLED means interrupted, not failed. */
   private readonly cancelledByLem = new Set<string>();
@@ -89,7 +93,7 @@ class JobFollower {
   private stopping: Stop = null;
 
   constructor(
-    private readonly opts: SlurmCampaignOptions,
+    private readonly opts: FollowOptions,
     private readonly emit: (event: CampaignEvent) => void,
     private readonly q: SlurmCommands,
   ) {}
