@@ -394,7 +394,9 @@ class JobFollower {
     if (plan.cycles.kind !== 'adaptive') return;
     let settled = 0;
     for (let c = 1; c <= plan.cycles.max; c++) {
-      if (this.store.manifest.entries.some((e) => e.cycle === c && !isFinal(e))) break;
+      const cycle = this.store.manifest.entries.filter((e) => e.cycle === c);
+      // A cycle skipped by an earlier judgement is settled but ran nothing: nothing to judge again.
+      if (cycle.some((e) => !isFinal(e)) || cycle.every((e) => e.status === 'skipped')) break;
       settled = c;
     }
     if (settled <= this.adaptiveAt) return;
