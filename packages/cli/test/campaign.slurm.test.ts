@@ -96,10 +96,12 @@ function campaignId(cwd: string): string {
 const started = (cwd: string) => campaignIds(cwd).length === 1 && existsSync(join(cwd, '.lem-state', campaignIds(cwd)[0]!, 'journal.jsonl'));
 
 const manifestOf = (cwd: string) => readJson<Manifest>(join(cwd, '.lem-state', campaignId(cwd), 'manifest.json'));
+/** The campaign journal's complete lines (lem may be writing the last one while a test reads). */
 const journalOf = (cwd: string) =>
   readFileSync(join(cwd, '.lem-state', campaignId(cwd), 'journal.jsonl'), 'utf8')
-    .trim()
     .split('\n')
+    .slice(0, -1)
+    .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as {type: string; key?: string; job?: {id: string; line: number}; decision?: string});
 
 /** The campaign's jobs squeue still lists. */
