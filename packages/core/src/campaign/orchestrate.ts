@@ -170,7 +170,7 @@ function current(run: PlannedRun, entry: ManifestEntry) {
 }
 
 /** Waits out a gap (a countdown for the display); false when interrupted. */
-export async function gap(seconds: number, kind: PlannedRun['gapKind'] | 'retry', before: string, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<boolean> {
+async function gap(seconds: number, kind: PlannedRun['gapKind'] | 'retry', before: string, emit: (e: CampaignEvent) => void, signal: AbortSignal): Promise<boolean> {
   if (seconds <= 0) return !signal.aborted;
   emit({type: 'gap', seconds, kind, before, endsAtMs: Date.now() + seconds * 1000});
   const half = setTimeout(() => crashPoint('in-gap'), (seconds * 1000) / 2);
