@@ -77,3 +77,36 @@ describe('computeFigures', () => {
     expect(warning?.message).toMatch(/would be \d+\.\d+–\d+\.\d+ J/);
   });
 });
+
+describe('deriveWarnings', () => {
+  const gpu: ChannelInfo = {meter: 'nvml', channel: 'GPU-1', kind: 'counter', estimated: false, scope: 'device', source: 'test', updatePeriodMs: 100};
+  /** A GPU whose energy counter stands at 5000 J while its power reads `powerW` (a virtualised driver may do that). */
+  function stillCounter(powerW: number) {
+    const at = (t: number) => ({meter: 'nvml', channel: 'GPU-1', energyJ: 5000, powerW, readStartMs: t, readEndMs: t});
+    const samples = Array.from({length: 31}, (_, i): TimelineSample => ({scheduledMs: i * 100, read: at(i * 100)}));
+    const figures = computeFigures({
+      records: [record(0, 1000, 2000)],
+      phases: [],
+      boundaries: [
+        {label: 'measure:start', atMs: 1000, reads: [at(1000)]},
+        {label: 'measure:end', atMs: 2000, reads: [at(2000)]},
+      ],
+      channels: [gpu],
+      energyNullReason: null,
+      steadyWindow: null,
+      intervalMs: 100,
+      timeline: samples,
+    });
+    return deriveWarnings({metrics: figures.metrics, maxOutputTokens: 2, channels: [gpu], loop: null});
+  }
+
+  it('says when a GPU counter never moved while power was drawn: its 0 J is not a measurement', () => {
+    const warning = stillCounter(250).find((w) => w.code === 'W_COUNTER_STILL');
+    expect(warning?.message).toContain('GPU-1');
+    expect(warning?.message).toMatch(/did not move.*250\.0 J/);
+  });
+
+  it('says nothing of a counter that stood still while the GPU drew nothing', () => {
+    expect(stillCounter(0).map((w) => w.code)).not.toContain('W_COUNTER_STILL');
+  });
+});

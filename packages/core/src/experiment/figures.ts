@@ -147,6 +147,12 @@ function gpuWarnings(m: RunMetrics): ResultWarning[] {
     const throttled = Object.entries(g.throttledS).filter(([, seconds]) => seconds > 0);
     if (throttled.length > 0) out.push({code: 'W_THROTTLED', message: `${g.uuid} was throttled during the window: ${throttled.map(([r, sec]) => `${r} ${sec.toFixed(1)} s`).join(', ')}`});
     if (g.foreignProcessesMax > 0) out.push({code: 'W_FOREIGN_GPU_PROCESSES', message: `${g.uuid} ran up to ${g.foreignProcessesMax} compute process(es) that are not the server's: their energy is in the figures`});
+    // A counter that stood still while power was drawn (a virtualised driver may keep it so): its 0 J
+    // is no measurement, and no ratio to it exists, so it gets a warning of its own. Counters move
+    // every ~100 ms: over a window of a second or more, standing still is not a matter of timing.
+    if (g.counterEnergyJ === 0 && g.integratedPowerJ !== null && g.integratedPowerJ > 0 && m.window.durationS >= 1) {
+      out.push({code: 'W_COUNTER_STILL', message: `${g.uuid}: the energy counter did not move during the window while sampled power integrates to ${g.integratedPowerJ.toFixed(1)} J; this driver does not update it, so the energy figures from it (0 J) are not measurements`});
+    }
     if (g.counterEnergyJ !== null && g.integratedPowerJ !== null && g.counterEnergyJ > 0) {
       const disagreement = Math.abs(g.integratedPowerJ - g.counterEnergyJ) / g.counterEnergyJ;
       if (disagreement > 0.05) {
