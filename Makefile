@@ -6,7 +6,7 @@ PNPM_VERSION := 12.4.2
 LEM := node packages/cli/bin/run.js
 ARGS ?=
 
-.PHONY: help setup build dev test lint bench demo clean docker
+.PHONY: help setup build dev test lint bench demo clean docker device-check
 
 help: ## List the targets
 	@grep -E '^[a-z%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/%/<backend>/' | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ bench: build ## Benchmarks: CLI cold start, server tokens/s (prints JSON)
 demo: setup ## Set up this machine and run the quickstart experiment
 	$(LEM) llamacpp tiny-model models/tiny.gguf --force
 	$(LEM) experiment examples/quickstart.yaml
+
+device-check: build ## Pack the GPU device check into .device-check/lem-device-check.run: make device-check ARGS="--xz-level 9"
+	node scripts/device-check/pack.mjs $(ARGS)
 
 docker: build ## Build every backend's container image (lem images build): make docker ARGS="--build-arg BASE=…"
 	$(LEM) images build $(ARGS)
