@@ -112,6 +112,22 @@ print(json.dumps(info))
 sys.exit(0 if sys.argv[1] == "cpu" or torch.cuda.is_available() else 1)
 PY
   log "PyTorch: $(cat "$WORK/torch.json")"
+  [ -n "${LEM_NVML_LIBRARY:-}" ] || find_nvml
+}
+
+# lem (koffi) and the logger (pynvml) both dlopen libnvidia-ml.so.1: where the loader's path lacks
+# the driver's folder (a container may mount it elsewhere), that folder is added for both.
+find_nvml() {
+  local dir
+  "$PYTHON" -c 'import ctypes; ctypes.CDLL("libnvidia-ml.so.1")' 2>/dev/null && return 0
+  for dir in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/local/cuda/lib64 /usr/lib/wsl/lib; do
+    if [ -e "$dir/libnvidia-ml.so.1" ]; then
+      export LD_LIBRARY_PATH="$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+      log "libnvidia-ml.so.1 is in $dir, not on the loader's path: added to LD_LIBRARY_PATH"
+      return 0
+    fi
+  done
+  refuse E_DEVICE_CHECK_NVML 'libnvidia-ml.so.1 (the NVIDIA driver'"'"'s NVML library) is nowhere to be loaded' 'LEM_NVML_LIBRARY=<the path of libnvidia-ml.so.1>'
 }
 
 # Waits until FILE has a line matching PATTERN, while PID lives, at most SECONDS.
