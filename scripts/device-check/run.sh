@@ -77,7 +77,7 @@ check_input() {
     refuse E_DEVICE_CHECK_NVML 'DEVICE_CHECK_DEVICE=cpu without LEM_NVML_LIBRARY: there is no GPU to read' 'LEM_NVML_LIBRARY=<an NVML library with NVML ABI, e.g. a fake>'
   fi
   command -v "$PYTHON" >/dev/null || refuse E_DEVICE_CHECK_PYTHON "no $PYTHON here" 'PYTHON=<a python3 with PyTorch and transformers>'
-  "$PYTHON" -c 'import torch, transformers' 2>/dev/null || refuse E_DEVICE_CHECK_PYTHON "$PYTHON cannot import torch and transformers" 'PYTHON=<a python3 with PyTorch and transformers>'
+  "$PYTHON" -c 'import torch, transformers' 2>/dev/null || refuse E_DEVICE_CHECK_PYTHON "$PYTHON cannot import torch and transformers" 'PYTHON=<a python3 with PyTorch and transformers> (in lem'"'"'s repository, scripts/device-check/python-env.sh makes one for the CPU)'
 }
 
 unpack() {
