@@ -33,6 +33,13 @@ function devicePython(): string | null {
 }
 
 const python = devicePython();
+/** Every temp folder the tests make (each holds a ~40 MB copy of the bundle): removed at the end. */
+const made: string[] = [];
+const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+};
 let fake: FakeNvml;
 let bundle: string;
 let packLine: {bytes: number; xzLevel: number};
@@ -46,7 +53,7 @@ interface RunResult {
 
 /** Starts the bundle's run.sh in a new empty folder, as a user would: `OUT=… bash lem-device-check.run`. */
 function runBundle(file: string, env: Record<string, string | undefined>): Promise<RunResult> {
-  const dir = mkdtempSync(join(tmpdir(), 'lem-device-check-test-'));
+  const dir = tempDir('lem-device-check-test-');
   const out = join(dir, 'out');
   copyFileSync(file, join(dir, 'lem-device-check.run'));
   const child = spawn('bash', ['lem-device-check.run'], {cwd: dir, env: {...process.env, FAKE_NVML_SCRIPT: undefined, ...env}, timeout: 240_000});
@@ -79,7 +86,7 @@ function cpuRun(script: string): Record<string, string> {
 async function runCpu(device: Omit<FakeNvmlDevice, 'uuid'>): Promise<RunResult & {report: any; raw: string}> {
   const script = fake.use({originNs: process.hrtime.bigint(), driver: '580.65.06', devices: [{uuid: UUID, name: 'NVIDIA H200', energyStartMj: ENERGY_START_MJ, ...device}]});
   const env = cpuRun(script);
-  const dir = mkdtempSync(join(tmpdir(), 'lem-device-check-out-'));
+  const dir = tempDir('lem-device-check-out-');
   env.OUT = dir;
   const result = await runBundle(bundle, env);
   const raw = join(dir, 'raw');
@@ -98,13 +105,16 @@ function missing(value: unknown, keys: string[]): boolean {
 describe.skipIf(python === null)('scripts/device-check', () => {
   beforeAll(() => {
     fake = compileFakeNvml();
-    const dir = mkdtempSync(join(tmpdir(), 'lem-device-check-pack-'));
+    const dir = tempDir('lem-device-check-pack-');
     bundle = join(dir, 'lem-device-check.run');
     // xz level 3: about a third of the default's time, and the bundle still fits the limit.
     const line = execFileSync(process.execPath, [join(repo, 'scripts/device-check/pack.mjs'), '--out', bundle, '--xz-level', '3'], {cwd: repo, encoding: 'utf8'});
     packLine = JSON.parse(line.trim().split('\n').at(-1)!) as {bytes: number; xzLevel: number};
   }, 240_000);
-  afterAll(() => fake?.cleanup());
+  afterAll(() => {
+    fake?.cleanup();
+    for (const dir of made) rmSync(dir, {recursive: true, force: true});
+  });
 
   it('pack builds one self-extracting file under the size limit', () => {
     const size = statSync(bundle).size;
@@ -216,9 +226,9 @@ describe.skipIf(python === null)('scripts/device-check', () => {
   }, 120_000);
 
   it('a truncated bundle fails with E_DEVICE_CHECK_PAYLOAD', async () => {
-    const cut = join(mkdtempSync(join(tmpdir(), 'lem-device-check-cut-')), 'cut.run');
+    const cut = join(tempDir('lem-device-check-cut-'), 'cut.run');
     writeFileSync(cut, readFileSync(bundle).subarray(0, 2 * 1024 * 1024));
-    const out = mkdtempSync(join(tmpdir(), 'lem-device-check-out-'));
+    const out = tempDir('lem-device-check-out-');
     const run = await runBundle(cut, {...cpuRun(''), OUT: out, FAKE_NVML_SCRIPT: undefined});
     expect(run.status, run.stderr).toBe(1);
     expect(run.stderr).toContain('E_DEVICE_CHECK_PAYLOAD');
