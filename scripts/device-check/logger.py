@@ -134,8 +134,8 @@ def binding():
     return Pynvml(pynvml)
 
 
-def percentiles(values, scale=1.0):
-    """p50, p99 and max of a list, scaled; None for an empty one."""
+def percentiles(values, scale=1):
+    """p50 (the upper median), p99 and max of a list, times `scale` (an int list stays int at 1); None for an empty one."""
     if not values:
         return None
     ordered = sorted(values)

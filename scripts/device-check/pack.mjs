@@ -115,12 +115,11 @@ function pack({out, level}) {
   const started = process.hrtime.bigint();
   const dir = stage(level);
   try {
-    const payload = join(dir, 'payload.tar.xz');
-    execFileSync('bash', ['-c', 'tar --sort=name --owner=0 --group=0 --numeric-owner -C "$1" -cf - node lem check | xz -T0 "-$2" > "$3"', 'pack', dir, level, payload], {stdio: ['ignore', 'ignore', 'inherit']});
     mkdirSync(dirname(out), {recursive: true});
     const tmp = `${out}.tmp`;
     writeFileSync(tmp, header());
-    writeFileSync(tmp, readFileSync(payload), {flag: 'a'});
+    // The payload goes straight after the script: no intermediate file.
+    execFileSync('bash', ['-c', 'set -o pipefail; tar --sort=name --owner=0 --group=0 --numeric-owner -C "$1" -cf - node lem check | xz -T0 "-$2" >> "$3"', 'pack', dir, level, tmp], {stdio: ['ignore', 'ignore', 'inherit']});
     chmodSync(tmp, 0o755);
     renameSync(tmp, out);
   } finally {

@@ -24,6 +24,8 @@ import os
 import sys
 import time
 
+from logger import percentiles  # the logger's summary uses the same p50 / p99 / max
+
 
 def load_json(path, default=None):
     try:
@@ -90,21 +92,12 @@ class Log:
     def counter_update_ms(self):
         """Median time between changes of the counter's value: how often the driver updates it."""
         changes = [t for t, e0, e1 in zip(self.mono[1:], self.energy, self.energy[1:]) if e0 is not None and e1 != e0]
-        gaps = sorted(b - a for a, b in zip(changes, changes[1:]))
-        return gaps[len(gaps) // 2] / 1e6 if gaps else None
+        gaps = percentiles([b - a for a, b in zip(changes, changes[1:])], 1e-6)
+        return gaps["p50"] if gaps else None
 
     def clock_offset_ns(self):
         """wall − monotonic, as the logger saw it (median)."""
-        offsets = sorted(w - m for w, m in zip(self.wall, self.mono))
-        return offsets[len(offsets) // 2]
-
-
-def percentiles(values):
-    if not values:
-        return None
-    ordered = sorted(values)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-    return {"p50": pick(0.5), "p99": pick(0.99), "max": ordered[-1], "n": len(ordered)}
+        return percentiles([w - m for w, m in zip(self.wall, self.mono)])["p50"]
 
 
 def ratio(a, b):
@@ -130,10 +123,13 @@ class Run:
         self.anchor_wall_ns = int(clock["wallMs"]) * 1_000_000
         self.t0_ns = int(clock["t0Ns"])
         self.metrics = self.result["metrics"]
-        self.channel = next((c["channel"] for c in self.result["meters"]["channels"] if c["meter"] == "nvml"), None)
 
     def boundary(self, label):
         return next((b for b in self.result["boundaries"] if b["label"] == label), None)
+
+    def window_ms(self):
+        """lem's energy window: its measure boundaries' counter reads, ms since t0."""
+        return self.edge_ms("measure:start"), self.edge_ms("measure:end")
 
     def edge_ms(self, label):
         """The instant lem read the counter at a boundary: the middle of its nvml read (ms since t0)."""
@@ -159,12 +155,12 @@ class Run:
         return percentiles(times)
 
 
-def window_figures(run, log, moved):
+def window_figures(run, log, window_ms, moved):
     """Both sides over lem's window: counter, integrated power, per token, and the alignment check."""
     m = run.metrics
     energy = m["energy"]
     gpu = (m.get("gpus") or [{}])[0]
-    start_ms, end_ms = run.edge_ms("measure:start"), run.edge_ms("measure:end")
+    start_ms, end_ms = window_ms
     start, end = run.wall_ns(start_ms), run.wall_ns(end_ms)
     seconds = (end - start) / 1e9
     output_tokens = m["tokens"]["output"]
@@ -236,14 +232,15 @@ def build(work, agree_pct):
     run = Run(work)
     log = Log(os.path.join(work, "logger.csv"))
     summary = load_json(os.path.join(work, "logger.json"), {})
-    start, end = run.wall_ns(run.edge_ms("measure:start")), run.wall_ns(run.edge_ms("measure:end"))
+    window_ms = run.window_ms()
+    start, end = run.wall_ns(window_ms[0]), run.wall_ns(window_ms[1])
     counter = {
         "offered": log.has_counter,
         "moved": log.has_counter and log.counter_moved(start, end),
         "movedAnyTime": log.has_counter and log.counter_moved(),
         "updatePeriodMs": log.counter_update_ms() if log.has_counter else None,
     }
-    window = window_figures(run, log, counter["moved"])
+    window = window_figures(run, log, window_ms, counter["moved"])
     sampling = run.result["meters"]["sampling"]
     stats = load_json(os.path.join(work, "server-stats.json"), {})
     return {

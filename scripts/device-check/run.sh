@@ -77,7 +77,27 @@ check_input() {
     refuse E_DEVICE_CHECK_NVML 'DEVICE_CHECK_DEVICE=cpu without LEM_NVML_LIBRARY: there is no GPU to read' 'LEM_NVML_LIBRARY=<an NVML library with NVML ABI, e.g. a fake>'
   fi
   command -v "$PYTHON" >/dev/null || refuse E_DEVICE_CHECK_PYTHON "no $PYTHON here" 'PYTHON=<a python3 with PyTorch and transformers>'
-  "$PYTHON" -c 'import torch, transformers' 2>/dev/null || refuse E_DEVICE_CHECK_PYTHON "$PYTHON cannot import torch and transformers" 'PYTHON=<a python3 with PyTorch and transformers> (in lem'"'"'s repository, scripts/device-check/python-env.sh makes one for the CPU)'
+  probe_torch
+}
+
+# One import of torch tells both whether this Python can run the kit and what it sees of CUDA (torch.json).
+probe_torch() {
+  local status=0
+  TORCH_INFO=$("$PYTHON" - "$DEVICE" 2>/dev/null <<'PY'
+import json, sys
+try:
+    import torch, transformers
+except ImportError:
+    sys.exit(3)
+info = {"torch": torch.__version__, "transformers": transformers.__version__, "cuda": torch.version.cuda, "cudaAvailable": torch.cuda.is_available()}
+if torch.cuda.is_available():
+    info["device"] = torch.cuda.get_device_name(0)
+print(json.dumps(info))
+sys.exit(0 if sys.argv[1] == "cpu" or torch.cuda.is_available() else 4)
+PY
+) || status=$?
+  [ "$status" -ne 3 ] && [ -n "$TORCH_INFO" ] || refuse E_DEVICE_CHECK_PYTHON "$PYTHON cannot import torch and transformers" 'PYTHON=<a python3 with PyTorch and transformers> (in lem'"'"'s repository, scripts/device-check/python-env.sh makes one for the CPU)'
+  [ "$status" -eq 0 ] || refuse E_DEVICE_CHECK_NO_GPU "PyTorch sees no CUDA device" 'run it where a GPU is, or DEVICE_CHECK_DEVICE=cpu to try the kit itself'
 }
 
 unpack() {
@@ -103,14 +123,7 @@ check_gpu() {
     nvidia-smi --query-gpu=index,name,uuid,driver_version,memory.total,power.limit,power.draw,temperature.gpu,pstate --format=csv >"$WORK/gpu.csv" 2>&1 || true
     cat "$WORK/gpu.csv" >>"$OUT/run.log"
   fi
-  "$PYTHON" - "$DEVICE" >"$WORK/torch.json" <<'PY' || refuse E_DEVICE_CHECK_NO_GPU "PyTorch sees no CUDA device" 'run it where a GPU is, or DEVICE_CHECK_DEVICE=cpu to try the kit itself'
-import json, sys, torch, transformers
-info = {"torch": torch.__version__, "transformers": transformers.__version__, "cuda": torch.version.cuda, "cudaAvailable": torch.cuda.is_available()}
-if torch.cuda.is_available():
-    info["device"] = torch.cuda.get_device_name(0)
-print(json.dumps(info))
-sys.exit(0 if sys.argv[1] == "cpu" or torch.cuda.is_available() else 1)
-PY
+  echo "$TORCH_INFO" >"$WORK/torch.json"
   log "PyTorch: $(cat "$WORK/torch.json")"
   [ -n "${LEM_NVML_LIBRARY:-}" ] || find_nvml
 }
